@@ -1,0 +1,34 @@
+//! How a cinema process joins the mesh.
+//!
+//! Layout:
+//! - [`config`]: typed settings — defaults, then a TOML file, then `CINEMA_*` env.
+//! - [`telemetry`]: tracing subscriber (text or JSON logs).
+//! - [`store`]: Postgres through diesel-async + deadpool; creates the service's
+//!   database when missing and runs the embedded migrations (the outbox and inbox
+//!   tables first, then the service's own).
+//! - [`bus`]: NATS JetStream: the streams, publishing with `Nats-Msg-Id`, durable
+//!   pull consumers with explicit ack.
+//! - [`outbox`]: enqueue an event in the caller's transaction; the relay publishes it.
+//! - [`inbox`]: "have I processed this event?" in the consumer's transaction.
+//! - [`server`]: the gRPC server every service runs: health (readiness and
+//!   liveness), reflection v1 and v1alpha, graceful drain on SIGTERM / Ctrl-C.
+//! - [`client`]: channels to other services, with connect and request deadlines.
+//! - [`status`]: the few ways a service says no (field violations, reasons).
+//!
+//! Invariant: an event is enqueued in the same transaction as the state change
+//! it describes, and every consumer records the event id in the same
+//! transaction as its effect. Delivery is at least once; effects are exactly once.
+
+pub mod bus;
+pub mod client;
+pub mod config;
+pub mod correlation;
+pub mod inbox;
+pub mod outbox;
+pub mod server;
+pub mod status;
+pub mod store;
+pub mod telemetry;
+pub mod time;
+
+pub use tokio_util::sync::CancellationToken as Shutdown;

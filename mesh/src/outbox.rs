@@ -1,0 +1,154 @@
+//! The transactional outbox. [`enqueue`] writes the event in the caller's
+//! transaction, so a state change and its event commit together or not at
+//! all. [`Relay::run`] publishes unpublished rows in order, with
+//! `Nats-Msg-Id` = event id, and marks them; a crash between publish and mark
+//! republishes, and JetStream drops the duplicate.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use cinema_proto::events::v1::Envelope;
+use cinema_proto::topics::Topic;
+use diesel::sql_types::{BigInt, Bytea, Text, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use prost::Message;
+use tokio::sync::Notify;
+
+use crate::Shutdown;
+use crate::bus::Bus;
+use crate::store::Pool;
+
+/// The event an operation emits.
+pub struct Event<'a, M: Message> {
+    pub topic: Topic,
+    /// What changed: a screening id, a booking number.
+    pub aggregate_id: &'a str,
+    /// Its version after the change.
+    pub aggregate_version: u64,
+    pub payload: &'a M,
+    pub correlation_id: &'a str,
+    /// The request or event that caused this one.
+    pub causation_id: &'a str,
+}
+
+/// Writes `event` to the outbox inside the caller's transaction; returns its id.
+pub async fn enqueue<M: Message>(conn: &mut AsyncPgConnection, event: Event<'_, M>) -> anyhow::Result<uuid::Uuid> {
+    let event_id = uuid::Uuid::now_v7();
+    let now = std::time::SystemTime::now();
+    let envelope = Envelope {
+        event_id: event_id.to_string(),
+        event_type: event.topic.event_type.into(),
+        occurred_at: Some(now.into()),
+        aggregate_id: event.aggregate_id.into(),
+        aggregate_version: event.aggregate_version,
+        correlation_id: event.correlation_id.into(),
+        causation_id: event.causation_id.into(),
+        payload: event.payload.encode_to_vec(),
+    };
+    diesel::sql_query(
+        "INSERT INTO outbox (event_id, subject, envelope, correlation_id) VALUES ($1, $2, $3, $4)",
+    )
+    .bind::<SqlUuid, _>(event_id)
+    .bind::<Text, _>(event.topic.subject)
+    .bind::<Bytea, _>(envelope.encode_to_vec())
+    .bind::<Text, _>(event.correlation_id)
+    .execute(conn)
+    .await
+    .context("insert outbox row")?;
+    Ok(event_id)
+}
+
+/// Publishes the outbox. Wake it after a commit with [`Relay::wake`]; it also
+/// polls, so rows committed by another replica or before a crash go out too.
+#[derive(Clone)]
+pub struct Relay {
+    pool: Pool,
+    bus: Bus,
+    wake: Arc<Notify>,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Row {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = SqlUuid)]
+    event_id: uuid::Uuid,
+    #[diesel(sql_type = Text)]
+    subject: String,
+    #[diesel(sql_type = Bytea)]
+    envelope: Vec<u8>,
+    #[diesel(sql_type = Text)]
+    correlation_id: String,
+}
+
+const BATCH: i64 = 100;
+const POLL: Duration = Duration::from_millis(500);
+
+impl Relay {
+    pub fn new(pool: Pool, bus: Bus) -> Self {
+        Self { pool, bus, wake: Arc::new(Notify::new()) }
+    }
+
+    /// Call after committing a transaction that enqueued events.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub async fn run(self, shutdown: Shutdown) {
+        let mut backoff = Duration::from_millis(100);
+        let mut streams_ready = false;
+        while !shutdown.is_cancelled() {
+            if !streams_ready {
+                streams_ready = self.bus.ensure_streams().await.is_ok();
+            }
+            match self.publish_batch().await {
+                Ok(n) if n as i64 == BATCH => continue,
+                Ok(_) => {
+                    backoff = Duration::from_millis(100);
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = self.wake.notified() => {}
+                        _ = tokio::time::sleep(POLL) => {}
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(message = "Outbox relay failed; retrying.", error = format!("{error:#}"));
+                    streams_ready = false;
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    /// Publishes up to one batch in order; returns how many went out.
+    async fn publish_batch(&self) -> anyhow::Result<usize> {
+        let mut conn = self.pool.get().await.context("get a connection")?;
+        let bus = self.bus.clone();
+        conn.transaction::<_, anyhow::Error, _>(async |c| {
+            let rows: Vec<Row> = diesel::sql_query(
+                "SELECT id, event_id, subject, envelope, correlation_id FROM outbox \
+                 WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+            )
+            .bind::<BigInt, _>(BATCH)
+            .load(c)
+            .await
+            .context("select unpublished")?;
+            for row in &rows {
+                bus.publish(&row.subject, &row.envelope, &row.event_id.to_string(), &row.correlation_id)
+                    .await?;
+                diesel::sql_query("UPDATE outbox SET published_at = now() WHERE id = $1")
+                    .bind::<BigInt, _>(row.id)
+                    .execute(c)
+                    .await
+                    .context("mark published")?;
+            }
+            Ok(rows.len())
+        })
+        .await
+    }
+}

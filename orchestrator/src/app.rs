@@ -1,0 +1,68 @@
+use std::time::Duration;
+
+use cinema_mesh::{Shutdown, client, store};
+use cinema_proto::booking::v1::booking_service_server::BookingServiceServer;
+use cinema_proto::payment::v1::payment_service_client::PaymentServiceClient;
+use cinema_proto::reservation::v1::reservation_service_client::ReservationServiceClient;
+use cinema_proto::seats::v1::seat_inventory_service_client::SeatInventoryServiceClient;
+use cinema_proto::seats::v1::seats_service_client::SeatsServiceClient;
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use tokio::net::TcpListener;
+use tonic::service::Routes;
+
+use crate::runner::{Options, Participants, Runner};
+use crate::{Config, grpc::Api, service::Service};
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// The orchestrator, bound and connected, ready to run.
+pub struct App {
+    config: Config,
+    listener: TcpListener,
+    pool: store::Pool,
+}
+
+impl App {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let pool = store::connect(&config.base.database_url, MIGRATIONS).await?;
+        let listener = cinema_mesh::server::bind(&config.base.listen_addr).await?;
+        Ok(Self { config, listener, pool })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        let c = &self.config;
+        let step_timeout = Duration::from_millis(c.step_timeout_ms);
+        let seats = client::channel(&c.seats_url, step_timeout)?;
+        let participants = Participants {
+            seats: SeatInventoryServiceClient::new(seats.clone()),
+            payment: PaymentServiceClient::new(client::channel(&c.payment_url, step_timeout)?),
+            reservation: ReservationServiceClient::new(client::channel(&c.reservation_url, step_timeout)?),
+        };
+        let options = Options {
+            lease: Duration::from_secs(c.lease_secs),
+            backoff_base: Duration::from_millis(c.backoff_base_ms),
+            backoff_cap: Duration::from_millis(c.backoff_cap_ms),
+            bug_retries: 3,
+        };
+        let runner = Runner::new(self.pool.clone(), participants, options);
+        let background = tokio::spawn(runner.clone().run_background(shutdown.clone()));
+        let seat_map = SeatsServiceClient::new(client::channel(&c.seats_url, Duration::from_secs(1))?);
+        let service = Service::new(self.pool.clone(), runner, seat_map, Duration::from_millis(c.inline_deadline_ms));
+
+        let routes = Routes::new(BookingServiceServer::new(Api::new(service)));
+        let pool = self.pool;
+        let ready = move || {
+            let pool = pool.clone();
+            async move { store::ping(&pool).await }
+        };
+        let drain = Duration::from_millis(c.base.drain_delay_ms);
+        cinema_mesh::server::serve(self.listener, routes, ready, drain, shutdown.clone()).await?;
+        shutdown.cancel();
+        background.await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,34 @@
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Config {
+    #[serde(flatten)]
+    pub base: cinema_mesh::config::Base,
+    pub seats_url: String,
+    pub payment_url: String,
+    pub reservation_url: String,
+    /// How long BookTickets drives the saga before answering PENDING.
+    pub inline_deadline_ms: u64,
+    /// The deadline of one participant call.
+    pub step_timeout_ms: u64,
+    /// How long a runner owns a saga before another replica may take it over.
+    pub lease_secs: u64,
+    pub backoff_base_ms: u64,
+    pub backoff_cap_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            base: cinema_mesh::config::Base::defaults("orchestrator", 50060),
+            seats_url: "http://127.0.0.1:50062".into(),
+            payment_url: "http://127.0.0.1:50063".into(),
+            reservation_url: "http://127.0.0.1:50064".into(),
+            inline_deadline_ms: 2_000,
+            step_timeout_ms: 2_000,
+            lease_secs: 30,
+            backoff_base_ms: 50,
+            backoff_cap_ms: 10_000,
+        }
+    }
+}

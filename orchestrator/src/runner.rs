@@ -1,0 +1,334 @@
+//! The saga runner: does the I/O the pure table asks for.
+//!
+//! It runs the current state's step against its participant with the
+//! idempotency key `{booking_number}/{step}`, classifies the answer once
+//! (business "no" → the table's Refused; transient → retry with exponential
+//! backoff and jitter; bug → a few retries, then Refused), and persists the new
+//! state together with the step's history row in one transaction. Whoever
+//! holds a saga's lease drives it; the background loop claims sagas whose
+//! lease expired (a crashed replica) or whose retry is due.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use cinema_mesh::correlation;
+use cinema_mesh::store::{Pool, get};
+use cinema_proto::common::v1::{BookingStatus, Money};
+use cinema_proto::payment::v1::{self as payment, payment_service_client::PaymentServiceClient};
+use cinema_proto::reservation::v1::{self as reservation, reservation_service_client::ReservationServiceClient};
+use cinema_proto::seats::v1::{self as seats, seat_inventory_service_client::SeatInventoryServiceClient};
+use diesel_async::AsyncConnection;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+
+use crate::saga::{Outcome, State, Step};
+use crate::store::{self, SagaRow, StepRecord};
+
+/// How a participant's error is treated (design.md §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// The participant said no: compensate.
+    Business,
+    /// Try again later.
+    Transient,
+    /// A participant bug: retry a few times, then compensate and alert.
+    Bug,
+}
+
+pub fn classify(code: Code) -> Class {
+    match code {
+        Code::InvalidArgument | Code::NotFound | Code::AlreadyExists | Code::FailedPrecondition | Code::OutOfRange => {
+            Class::Business
+        }
+        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Aborted | Code::Cancelled => {
+            Class::Transient
+        }
+        _ => Class::Bug,
+    }
+}
+
+/// The clients of the saga's participants.
+#[derive(Clone)]
+pub struct Participants {
+    pub seats: SeatInventoryServiceClient<Channel>,
+    pub payment: PaymentServiceClient<Channel>,
+    pub reservation: ReservationServiceClient<Channel>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// How long a runner owns a saga before another may take it over.
+    pub lease: Duration,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// Retries of a participant bug (Internal, Unknown) before compensating.
+    pub bug_retries: i32,
+}
+
+#[derive(Clone)]
+pub struct Runner {
+    pool: Pool,
+    participants: Participants,
+    options: Options,
+}
+
+/// A step's answer, after classification.
+enum Answer {
+    Done,
+    Refused(String),
+    Retry { class: Class, detail: String },
+}
+
+impl Runner {
+    pub fn new(pool: Pool, participants: Participants, options: Options) -> Self {
+        Self { pool, participants, options }
+    }
+
+    pub fn lease_until(&self) -> chrono::DateTime<Utc> {
+        Utc::now() + chrono::Duration::from_std(self.options.lease).unwrap_or(chrono::Duration::seconds(30))
+    }
+
+    /// Drives a saga whose lease the caller holds, until it is terminal or
+    /// `deadline` passes (then the lease is given up and the retry scheduled).
+    pub async fn drive(&self, mut saga: SagaRow, deadline: tokio::time::Instant) -> anyhow::Result<SagaRow> {
+        loop {
+            let state = State::parse(&saga.state).with_context(|| format!("unknown saga state {}", saga.state))?;
+            let Some(step) = state.step() else {
+                self.persist(&saga, None, None).await?;
+                return Ok(saga);
+            };
+            let started_at = Utc::now();
+            let answer = self.run_step(step, &mut saga).await;
+            let attempt = saga.attempts + 1;
+            let (outcome, detail, retry) = match answer {
+                Answer::Done => ("done", String::new(), None),
+                Answer::Refused(reason) => ("refused", reason, None),
+                Answer::Retry { class, detail } if class == Class::Bug && attempt > self.options.bug_retries => {
+                    tracing::error!(message = "Participant keeps failing; compensating.", booking_number = %saga.booking_number, step = step.as_str(), %detail);
+                    ("refused", format!("internal error during {}", step.as_str()), None)
+                }
+                Answer::Retry { detail, .. } => ("retry", detail, Some(self.backoff(attempt))),
+            };
+            let record = StepRecord {
+                booking_number: &saga.booking_number,
+                state: state.as_str(),
+                step: step.as_str(),
+                attempt,
+                outcome,
+                detail: &detail,
+                started_at,
+            };
+            match retry {
+                None => {
+                    let result = if outcome == "done" { Outcome::Done } else { Outcome::Refused };
+                    if result == Outcome::Refused && saga.reason.is_empty() {
+                        saga.reason = detail.clone();
+                    }
+                    let next = state.next(result);
+                    saga.state = next.as_str().into();
+                    saga.attempts = 0;
+                    let lease = (!next.is_terminal()).then(|| self.lease_until());
+                    self.persist(&saga, Some(record), lease).await?;
+                    tracing::info!(message = "Saga step finished.", booking_number = %saga.booking_number, step = step.as_str(), outcome, next = next.as_str());
+                }
+                Some(backoff) => {
+                    saga.attempts = attempt;
+                    tracing::warn!(message = "Saga step failed; will retry.", booking_number = %saga.booking_number, step = step.as_str(), attempt, %detail, backoff_ms = backoff.as_millis() as u64);
+                    let late = tokio::time::Instant::now() + backoff > deadline;
+                    if late {
+                        let next_run = Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default();
+                        self.persist_retry(&saga, record, next_run).await?;
+                        return Ok(saga);
+                    }
+                    self.persist(&saga, Some(record), Some(self.lease_until())).await?;
+                    tokio::time::sleep(backoff).await;
+                }
+            }
+        }
+    }
+
+    /// Claims due sagas and drives them, until `shutdown`.
+    pub async fn run_background(self, shutdown: cinema_mesh::Shutdown) {
+        while !shutdown.is_cancelled() {
+            match self.claim_due().await {
+                Ok(sagas) => {
+                    for saga in sagas {
+                        let runner = self.clone();
+                        tokio::spawn(async move {
+                            let deadline = tokio::time::Instant::now() + runner.options.lease / 2;
+                            let number = saga.booking_number.clone();
+                            if let Err(error) = runner.drive(saga, deadline).await {
+                                tracing::error!(message = "Saga run failed.", booking_number = %number, error = format!("{error:#}"));
+                            }
+                        });
+                    }
+                }
+                Err(error) => tracing::warn!(message = "Could not claim sagas.", error = format!("{error:#}")),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+        }
+    }
+
+    async fn claim_due(&self) -> anyhow::Result<Vec<SagaRow>> {
+        let mut conn = get(&self.pool).await?;
+        Ok(store::claim_due(&mut conn, 16, self.lease_until()).await?)
+    }
+
+    async fn persist(&self, saga: &SagaRow, record: Option<StepRecord<'_>>, lease: Option<chrono::DateTime<Utc>>) -> anyhow::Result<()> {
+        let mut conn = get(&self.pool).await?;
+        conn.transaction::<_, anyhow::Error, _>(async |c| {
+            store::save(c, saga, Utc::now(), lease).await?;
+            if let Some(record) = record {
+                store::record_step(c, record).await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn persist_retry(&self, saga: &SagaRow, record: StepRecord<'_>, next_run: chrono::DateTime<Utc>) -> anyhow::Result<()> {
+        let mut conn = get(&self.pool).await?;
+        conn.transaction::<_, anyhow::Error, _>(async |c| {
+            store::save(c, saga, next_run, None).await?;
+            store::record_step(c, record).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    fn backoff(&self, attempt: i32) -> Duration {
+        let exp = self.options.backoff_base.saturating_mul(1u32 << attempt.clamp(0, 16));
+        let capped = exp.min(self.options.backoff_cap);
+        // Full jitter between half and all of it.
+        let jitter = rand::random_range(0.5..=1.0);
+        capped.mul_f64(jitter)
+    }
+
+    /// Runs one step and classifies its answer; learned facts go into `saga`.
+    async fn run_step(&self, step: Step, saga: &mut SagaRow) -> Answer {
+        let key = format!("{}/{}", saga.booking_number, step.as_str());
+        let cid = saga.correlation_id.clone();
+        let number = saga.booking_number.clone();
+        let p = self.participants.clone();
+        let result: Result<(), Status> = match step {
+            Step::CreateReservation => {
+                let request = reservation::CreateReservationRequest {
+                    booking_number: number,
+                    customer_id: saga.customer_id.clone(),
+                    screening_id: saga.screening_id.to_string(),
+                    seat_ids: saga.seat_ids.clone(),
+                };
+                p.reservation.clone().create_reservation(correlation::request(request, &cid)).await.map(drop)
+            }
+            Step::HoldSeats => {
+                let request = seats::HoldSeatsRequest {
+                    booking_number: number,
+                    screening_id: saga.screening_id.to_string(),
+                    seat_ids: saga.seat_ids.clone(),
+                };
+                p.seats.clone().hold_seats(correlation::request(request, &cid)).await.map(|hold| {
+                    let hold = hold.into_inner();
+                    let total = hold.total.unwrap_or_default();
+                    saga.currency = Some(total.currency);
+                    saga.amount = Some(total.amount);
+                    saga.hold_expires_at = hold.expires_at.as_ref().and_then(cinema_mesh::time::from_proto);
+                    saga.movie_title = Some(hold.movie_title);
+                    saga.screen_name = Some(hold.screen_name);
+                    saga.starts_at = hold.starts_at.as_ref().and_then(cinema_mesh::time::from_proto);
+                })
+            }
+            Step::Charge => {
+                let request = payment::ChargeRequest {
+                    idempotency_key: key,
+                    booking_number: number,
+                    customer_id: saga.customer_id.clone(),
+                    amount: Some(money(saga)),
+                    card_token: saga.card_token.clone(),
+                };
+                match p.payment.clone().charge(correlation::request(request, &cid)).await {
+                    Ok(response) => {
+                        let payment = response.into_inner();
+                        saga.payment_id = Some(payment.payment_id);
+                        if payment.status == payment::PaymentStatus::Declined as i32 {
+                            return Answer::Refused(format!("payment declined: {}", payment.decline_reason));
+                        }
+                        Ok(())
+                    }
+                    Err(status) => Err(status),
+                }
+            }
+            Step::ConfirmSeats => {
+                let request = seats::ConfirmSeatsRequest { booking_number: number };
+                p.seats.clone().confirm_seats(correlation::request(request, &cid)).await.map(drop)
+            }
+            Step::ConfirmReservation => {
+                let request = reservation::ConfirmReservationRequest {
+                    booking_number: number,
+                    payment_id: saga.payment_id.clone().unwrap_or_default(),
+                    amount: Some(money(saga)),
+                    movie_title: saga.movie_title.clone().unwrap_or_default(),
+                    screen_name: saga.screen_name.clone().unwrap_or_default(),
+                    starts_at: saga.starts_at.map(cinema_mesh::time::to_proto),
+                };
+                p.reservation.clone().confirm_reservation(correlation::request(request, &cid)).await.map(drop)
+            }
+            Step::Refund => match saga.payment_id.clone() {
+                // Nothing was charged (or the charge was declined): nothing to refund.
+                None => Ok(()),
+                Some(payment_id) => {
+                    let request = payment::RefundRequest { idempotency_key: key, payment_id, reason: saga.reason.clone() };
+                    p.payment.clone().refund(correlation::request(request, &cid)).await.map(drop)
+                }
+            },
+            Step::ReleaseSeats => {
+                let request = seats::ReleaseSeatsRequest { booking_number: number };
+                p.seats.clone().release_seats(correlation::request(request, &cid)).await.map(drop)
+            }
+            Step::RejectReservation => {
+                let request = reservation::RejectReservationRequest {
+                    booking_number: number,
+                    status: BookingStatus::Rejected.into(),
+                    reason: saga.reason.clone(),
+                };
+                p.reservation.clone().reject_reservation(correlation::request(request, &cid)).await.map(drop)
+            }
+            Step::CancelReservation => {
+                let request = reservation::CancelReservationRequest { booking_number: number, reason: saga.reason.clone() };
+                p.reservation.clone().cancel_reservation(correlation::request(request, &cid)).await.map(drop)
+            }
+        };
+        match result {
+            Ok(()) => Answer::Done,
+            Err(status) => match classify(status.code()) {
+                Class::Business => Answer::Refused(status.message().to_owned()),
+                class => Answer::Retry { class, detail: format!("{:?}: {}", status.code(), status.message()) },
+            },
+        }
+    }
+}
+
+fn money(saga: &SagaRow) -> Money {
+    Money { currency: saga.currency.clone().unwrap_or_else(|| "KRW".into()), amount: saga.amount.unwrap_or_default() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_classified_once() {
+        for code in [Code::InvalidArgument, Code::NotFound, Code::AlreadyExists, Code::FailedPrecondition] {
+            assert_eq!(classify(code), Class::Business, "{code:?}");
+        }
+        for code in [Code::Unavailable, Code::DeadlineExceeded, Code::ResourceExhausted, Code::Aborted, Code::Cancelled] {
+            assert_eq!(classify(code), Class::Transient, "{code:?}");
+        }
+        for code in [Code::Internal, Code::Unknown, Code::DataLoss] {
+            assert_eq!(classify(code), Class::Bug, "{code:?}");
+        }
+    }
+}

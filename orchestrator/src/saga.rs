@@ -1,0 +1,288 @@
+//! The booking saga as a pure transition table: no I/O, cannot fail.
+//!
+//! A [`State`] names the step to run next (or a terminal state). The runner
+//! runs [`State::step`], turns the participant's answer into an [`Outcome`],
+//! and moves to [`State::next`]. Transient failures never reach this table:
+//! the runner retries them.
+//!
+//! ```text
+//! state                   on Done                 on Refused (business "no")
+//! CreatingReservation     HoldingSeats            Rejected
+//! HoldingSeats            Charging                Rejecting
+//! Charging                ConfirmingSeats         Releasing        (declined)
+//! ConfirmingSeats         ConfirmingReservation   Refunding        (hold expired)
+//! ConfirmingReservation   Confirmed               Refunding
+//! Refunding               Releasing               Releasing
+//! Releasing               Rejecting               Rejecting
+//! Rejecting               Rejected                Rejected
+//! Confirmed  --cancel-->  CancelRefunding
+//! CancelRefunding         CancelReleasing         CancelReleasing
+//! CancelReleasing         CancellingReservation   CancellingReservation
+//! CancellingReservation   Cancelled               Cancelled
+//! ```
+//! Compensations are never skipped: a participant that refuses one says there
+//! is nothing to undo, so the saga moves on.
+
+use cinema_proto::common::v1::BookingStatus;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    CreatingReservation,
+    HoldingSeats,
+    Charging,
+    ConfirmingSeats,
+    ConfirmingReservation,
+    Confirmed,
+    Refunding,
+    Releasing,
+    Rejecting,
+    Rejected,
+    CancelRefunding,
+    CancelReleasing,
+    CancellingReservation,
+    Cancelled,
+}
+
+/// The participant call a state runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    CreateReservation,
+    HoldSeats,
+    Charge,
+    ConfirmSeats,
+    ConfirmReservation,
+    Refund,
+    ReleaseSeats,
+    RejectReservation,
+    CancelReservation,
+}
+
+/// What a step's participant answered (after transient retries).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    Refused,
+}
+
+pub const ALL: [State; 14] = [
+    State::CreatingReservation,
+    State::HoldingSeats,
+    State::Charging,
+    State::ConfirmingSeats,
+    State::ConfirmingReservation,
+    State::Confirmed,
+    State::Refunding,
+    State::Releasing,
+    State::Rejecting,
+    State::Rejected,
+    State::CancelRefunding,
+    State::CancelReleasing,
+    State::CancellingReservation,
+    State::Cancelled,
+];
+
+impl State {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, State::Confirmed | State::Rejected | State::Cancelled)
+    }
+
+    /// The step to run, or `None` in a terminal state.
+    pub fn step(self) -> Option<Step> {
+        use State::*;
+        Some(match self {
+            CreatingReservation => Step::CreateReservation,
+            HoldingSeats => Step::HoldSeats,
+            Charging => Step::Charge,
+            ConfirmingSeats => Step::ConfirmSeats,
+            ConfirmingReservation => Step::ConfirmReservation,
+            Refunding | CancelRefunding => Step::Refund,
+            Releasing | CancelReleasing => Step::ReleaseSeats,
+            Rejecting => Step::RejectReservation,
+            CancellingReservation => Step::CancelReservation,
+            Confirmed | Rejected | Cancelled => return None,
+        })
+    }
+
+    /// The state after this state's step ended with `outcome`.
+    pub fn next(self, outcome: Outcome) -> State {
+        use Outcome::*;
+        use State::*;
+        match (self, outcome) {
+            (CreatingReservation, Done) => HoldingSeats,
+            (CreatingReservation, Refused) => Rejected,
+            (HoldingSeats, Done) => Charging,
+            (HoldingSeats, Refused) => Rejecting,
+            (Charging, Done) => ConfirmingSeats,
+            (Charging, Refused) => Releasing,
+            (ConfirmingSeats, Done) => ConfirmingReservation,
+            (ConfirmingSeats, Refused) => Refunding,
+            (ConfirmingReservation, Done) => Confirmed,
+            (ConfirmingReservation, Refused) => Refunding,
+            (Refunding, _) => Releasing,
+            (Releasing, _) => Rejecting,
+            (Rejecting, _) => Rejected,
+            (CancelRefunding, _) => CancelReleasing,
+            (CancelReleasing, _) => CancellingReservation,
+            (CancellingReservation, _) => Cancelled,
+            (terminal @ (Confirmed | Rejected | Cancelled), _) => terminal,
+        }
+    }
+
+    /// The state a cancel request moves to, if this state can be cancelled.
+    pub fn cancel(self) -> Option<State> {
+        match self {
+            State::Confirmed => Some(State::CancelRefunding),
+            State::CancelRefunding | State::CancelReleasing | State::CancellingReservation | State::Cancelled => Some(self),
+            _ => None,
+        }
+    }
+
+    /// What the customer sees.
+    pub fn status(self) -> BookingStatus {
+        use State::*;
+        match self {
+            CreatingReservation | HoldingSeats | Charging | ConfirmingSeats | ConfirmingReservation => BookingStatus::Pending,
+            Refunding | Releasing | Rejecting => BookingStatus::Pending,
+            Confirmed => BookingStatus::Confirmed,
+            Rejected => BookingStatus::Rejected,
+            CancelRefunding | CancelReleasing | CancellingReservation => BookingStatus::Cancelling,
+            Cancelled => BookingStatus::Cancelled,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        use State::*;
+        match self {
+            CreatingReservation => "CREATING_RESERVATION",
+            HoldingSeats => "HOLDING_SEATS",
+            Charging => "CHARGING",
+            ConfirmingSeats => "CONFIRMING_SEATS",
+            ConfirmingReservation => "CONFIRMING_RESERVATION",
+            Confirmed => "CONFIRMED",
+            Refunding => "REFUNDING",
+            Releasing => "RELEASING",
+            Rejecting => "REJECTING",
+            Rejected => "REJECTED",
+            CancelRefunding => "CANCEL_REFUNDING",
+            CancelReleasing => "CANCEL_RELEASING",
+            CancellingReservation => "CANCELLING_RESERVATION",
+            Cancelled => "CANCELLED",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<State> {
+        ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+impl Step {
+    /// The idempotency-key suffix: `{booking_number}/{step}`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::CreateReservation => "create-reservation",
+            Step::HoldSeats => "hold-seats",
+            Step::Charge => "charge",
+            Step::ConfirmSeats => "confirm-seats",
+            Step::ConfirmReservation => "confirm-reservation",
+            Step::Refund => "refund",
+            Step::ReleaseSeats => "release-seats",
+            Step::RejectReservation => "reject-reservation",
+            Step::CancelReservation => "cancel-reservation",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outcome::*;
+    use super::State::*;
+    use super::*;
+
+    #[test]
+    fn transition_table() {
+        let table = [
+            (CreatingReservation, Done, HoldingSeats),
+            (CreatingReservation, Refused, Rejected),
+            (HoldingSeats, Done, Charging),
+            (HoldingSeats, Refused, Rejecting),
+            (Charging, Done, ConfirmingSeats),
+            (Charging, Refused, Releasing),
+            (ConfirmingSeats, Done, ConfirmingReservation),
+            (ConfirmingSeats, Refused, Refunding),
+            (ConfirmingReservation, Done, Confirmed),
+            (ConfirmingReservation, Refused, Refunding),
+            (Refunding, Done, Releasing),
+            (Refunding, Refused, Releasing),
+            (Releasing, Done, Rejecting),
+            (Releasing, Refused, Rejecting),
+            (Rejecting, Done, Rejected),
+            (Rejecting, Refused, Rejected),
+            (CancelRefunding, Done, CancelReleasing),
+            (CancelRefunding, Refused, CancelReleasing),
+            (CancelReleasing, Done, CancellingReservation),
+            (CancelReleasing, Refused, CancellingReservation),
+            (CancellingReservation, Done, Cancelled),
+            (CancellingReservation, Refused, Cancelled),
+            (Confirmed, Done, Confirmed),
+            (Rejected, Refused, Rejected),
+            (Cancelled, Done, Cancelled),
+        ];
+        for (from, outcome, to) in table {
+            assert_eq!(from.next(outcome), to, "{from:?} + {outcome:?}");
+        }
+    }
+
+    #[test]
+    fn only_confirmed_bookings_cancel() {
+        for state in ALL {
+            let expected = match state {
+                Confirmed => Some(CancelRefunding),
+                CancelRefunding | CancelReleasing | CancellingReservation | Cancelled => Some(state),
+                _ => None,
+            };
+            assert_eq!(state.cancel(), expected, "{state:?}");
+        }
+    }
+
+    #[test]
+    fn names_round_trip_and_terminals_have_no_step() {
+        for state in ALL {
+            assert_eq!(State::parse(state.as_str()), Some(state));
+            assert_eq!(state.step().is_none(), state.is_terminal());
+        }
+    }
+
+    proptest::proptest! {
+        /// Any sequence of outcomes ends in a terminal state within a bounded
+        /// number of steps, and a booking that took money either keeps it
+        /// (CONFIRMED) or passed through Refunding before REJECTED.
+        #[test]
+        fn every_run_terminates_and_compensates(outcomes in proptest::collection::vec(proptest::bool::ANY, 0..32)) {
+            let mut state = CreatingReservation;
+            let mut charged = false;
+            let mut refunded = false;
+            let mut held = false;
+            let mut released = false;
+            for done in outcomes.iter().copied().chain(std::iter::repeat(true)).take(16) {
+                let Some(step) = state.step() else { break };
+                let outcome = if done { Done } else { Refused };
+                match (step, outcome) {
+                    (Step::Charge, Done) => charged = true,
+                    (Step::HoldSeats, Done) => held = true,
+                    (Step::Refund, _) => refunded = true,
+                    (Step::ReleaseSeats, _) => released = true,
+                    _ => {}
+                }
+                state = state.next(outcome);
+            }
+            proptest::prop_assert!(state.is_terminal(), "ended in {state:?}");
+            if state == Rejected {
+                proptest::prop_assert!(!charged || refunded, "charged and not refunded");
+                proptest::prop_assert!(!held || released, "held and not released");
+            }
+            if state == Confirmed {
+                proptest::prop_assert!(charged && held && !refunded && !released);
+            }
+        }
+    }
+}

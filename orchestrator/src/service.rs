@@ -1,0 +1,186 @@
+//! Use cases: book and cancel. Both persist the saga first, then drive it
+//! inline until the deadline; the background runner finishes what is left.
+
+use std::time::Duration;
+
+use cinema_mesh::store::{Pool, get};
+use cinema_proto::seats::v1::{GetSeatMapRequest, seats_service_client::SeatsServiceClient};
+use diesel_async::AsyncConnection;
+use tokio::time::Instant;
+use tonic::Code;
+use tonic::transport::Channel;
+
+use crate::domain::{BookRequest, new_booking_number};
+use crate::runner::Runner;
+use crate::saga::State;
+use crate::store::{self, SagaRow};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("screening {0} does not exist")]
+    ScreeningNotFound(uuid::Uuid),
+    #[error("seats {0} do not exist in this screening")]
+    UnknownSeats(String),
+    #[error("request id {0} was already used for a different booking")]
+    RequestIdReused(String),
+    #[error("booking {0} does not exist")]
+    BookingNotFound(String),
+    #[error("booking {number} is {status} and cannot be cancelled; only confirmed bookings can")]
+    NotCancellable { number: String, status: String },
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<diesel::result::Error> for Error {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Unexpected(error.into())
+    }
+}
+
+#[derive(Clone)]
+pub struct Service {
+    pool: Pool,
+    runner: Runner,
+    seat_map: SeatsServiceClient<Channel>,
+    inline_deadline: Duration,
+}
+
+impl Service {
+    pub fn new(pool: Pool, runner: Runner, seat_map: SeatsServiceClient<Channel>, inline_deadline: Duration) -> Self {
+        Self { pool, runner, seat_map, inline_deadline }
+    }
+
+    /// Books tickets; idempotent on the request id.
+    pub async fn book(&self, request: BookRequest, correlation_id: &str) -> Result<SagaRow, Error> {
+        let deadline = Instant::now() + self.inline_deadline;
+        let mut conn = get(&self.pool).await?;
+        if let Some(existing) = store::by_request(&mut conn, &request.request_id).await? {
+            return self.replay(existing, &request, deadline).await;
+        }
+        drop(conn);
+        self.check_screening(&request).await?;
+        let saga = SagaRow {
+            booking_number: new_booking_number(),
+            request_id: request.request_id.clone(),
+            customer_id: request.customer_id.clone(),
+            screening_id: request.screening_id,
+            seat_ids: request.seat_ids.clone(),
+            card_token: request.card_token.clone(),
+            state: State::CreatingReservation.as_str().into(),
+            reason: String::new(),
+            currency: None,
+            amount: None,
+            payment_id: None,
+            hold_expires_at: None,
+            movie_title: None,
+            screen_name: None,
+            starts_at: None,
+            correlation_id: correlation_id.to_owned(),
+            attempts: 0,
+        };
+        let mut conn = get(&self.pool).await?;
+        if !store::insert(&mut conn, &saga, self.runner.lease_until()).await? {
+            // A concurrent duplicate won the insert: answer what it answers.
+            let existing = store::by_request(&mut conn, &request.request_id).await?.ok_or_else(|| {
+                anyhow::anyhow!("request {} vanished after a conflict", request.request_id)
+            })?;
+            return self.replay(existing, &request, deadline).await;
+        }
+        drop(conn);
+        tracing::info!(message = "Booking accepted.", booking_number = %saga.booking_number, seats = saga.seat_ids.len());
+        Ok(self.runner.drive(saga, deadline).await?)
+    }
+
+    /// Cancels a confirmed booking: refund, release, cancel the reservation.
+    pub async fn cancel(&self, booking_number: &str, reason: &str) -> Result<SagaRow, Error> {
+        let deadline = Instant::now() + self.inline_deadline;
+        let lease_until = self.runner.lease_until();
+        let mut conn = get(&self.pool).await?;
+        let claimed = conn
+            .transaction::<_, Error, _>(async |c| {
+                let Some(mut saga) = store::by_number(c, booking_number).await? else {
+                    return Err(Error::BookingNotFound(booking_number.to_owned()));
+                };
+                let state = State::parse(&saga.state).unwrap_or(State::CreatingReservation);
+                let Some(next) = state.cancel() else {
+                    return Err(Error::NotCancellable {
+                        number: booking_number.to_owned(),
+                        status: state.status().as_str_name().trim_start_matches("BOOKING_STATUS_").to_owned(),
+                    });
+                };
+                if next != state {
+                    saga.state = next.as_str().into();
+                    saga.reason = if reason.is_empty() { "cancelled by the customer".into() } else { reason.to_owned() };
+                    store::save(c, &saga, chrono::Utc::now(), None).await?;
+                }
+                Ok(store::claim(c, booking_number, lease_until).await?)
+            })
+            .await?;
+        drop(conn);
+        match claimed {
+            Some(saga) => Ok(self.runner.drive(saga, deadline).await?),
+            None => self.wait(booking_number, deadline).await,
+        }
+    }
+
+    /// The answer to a repeated request: the same booking, driven or awaited.
+    async fn replay(&self, existing: SagaRow, request: &BookRequest, deadline: Instant) -> Result<SagaRow, Error> {
+        let same = existing.customer_id == request.customer_id
+            && existing.screening_id == request.screening_id
+            && existing.seat_ids == request.seat_ids;
+        if !same {
+            return Err(Error::RequestIdReused(request.request_id.clone()));
+        }
+        let mut conn = get(&self.pool).await?;
+        match store::claim(&mut conn, &existing.booking_number, self.runner.lease_until()).await? {
+            Some(saga) => {
+                drop(conn);
+                Ok(self.runner.drive(saga, deadline).await?)
+            }
+            None => {
+                drop(conn);
+                self.wait(&existing.booking_number, deadline).await
+            }
+        }
+    }
+
+    /// Someone else drives the saga: watch it until it is terminal or the deadline.
+    async fn wait(&self, booking_number: &str, deadline: Instant) -> Result<SagaRow, Error> {
+        loop {
+            let mut conn = get(&self.pool).await?;
+            let saga = store::by_number(&mut conn, booking_number)
+                .await?
+                .ok_or_else(|| Error::BookingNotFound(booking_number.to_owned()))?;
+            drop(conn);
+            let terminal = State::parse(&saga.state).is_some_and(State::is_terminal);
+            if terminal || Instant::now() >= deadline {
+                return Ok(saga);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Refuses unknown screenings and seats before anything is written. When
+    /// the seats service cannot answer, the booking is accepted anyway (it
+    /// stays PENDING and the saga decides once seats are back).
+    async fn check_screening(&self, request: &BookRequest) -> Result<(), Error> {
+        let call = GetSeatMapRequest { screening_id: request.screening_id.to_string() };
+        match self.seat_map.clone().get_seat_map(call).await {
+            Ok(map) => {
+                let map = map.into_inner();
+                let unknown: Vec<&str> = request
+                    .seat_ids
+                    .iter()
+                    .filter(|id| !map.seats.iter().any(|s| &&s.seat_id == id))
+                    .map(String::as_str)
+                    .collect();
+                if unknown.is_empty() { Ok(()) } else { Err(Error::UnknownSeats(unknown.join(", "))) }
+            }
+            Err(status) if status.code() == Code::NotFound => Err(Error::ScreeningNotFound(request.screening_id)),
+            Err(status) => {
+                tracing::warn!(message = "Seat map unavailable; accepting the booking unchecked.", code = ?status.code());
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! One function per query.
+
+use chrono::{DateTime, Utc};
+use diesel::OptionalExtension;
+use diesel::sql_types::{Array, BigInt, Int4, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+type Result<T> = std::result::Result<T, diesel::result::Error>;
+
+/// A saga as stored: its state and everything the steps learned.
+#[derive(Clone, Debug, PartialEq, diesel::QueryableByName)]
+pub struct SagaRow {
+    #[diesel(sql_type = Text)]
+    pub booking_number: String,
+    #[diesel(sql_type = Text)]
+    pub request_id: String,
+    #[diesel(sql_type = Text)]
+    pub customer_id: String,
+    #[diesel(sql_type = SqlUuid)]
+    pub screening_id: Uuid,
+    #[diesel(sql_type = Array<Text>)]
+    pub seat_ids: Vec<String>,
+    #[diesel(sql_type = Text)]
+    pub card_token: String,
+    #[diesel(sql_type = Text)]
+    pub state: String,
+    #[diesel(sql_type = Text)]
+    pub reason: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub currency: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub amount: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub payment_id: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub hold_expires_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub movie_title: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub screen_name: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Text)]
+    pub correlation_id: String,
+    #[diesel(sql_type = Int4)]
+    pub attempts: i32,
+}
+
+const COLUMNS: &str = "booking_number, request_id, customer_id, screening_id, seat_ids, card_token, state, reason, \
+    currency, amount, payment_id, hold_expires_at, movie_title, screen_name, starts_at, correlation_id, attempts";
+
+const TERMINAL: &str = "('CONFIRMED', 'REJECTED', 'CANCELLED')";
+
+/// Inserts a new saga leased to the caller; `false` when the request id is taken.
+pub async fn insert(conn: &mut AsyncPgConnection, saga: &SagaRow, lease_until: DateTime<Utc>) -> Result<bool> {
+    let inserted = diesel::sql_query(
+        "INSERT INTO sagas (booking_number, request_id, customer_id, screening_id, seat_ids, card_token, state, correlation_id, lease_until) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (request_id) DO NOTHING",
+    )
+    .bind::<Text, _>(&saga.booking_number)
+    .bind::<Text, _>(&saga.request_id)
+    .bind::<Text, _>(&saga.customer_id)
+    .bind::<SqlUuid, _>(saga.screening_id)
+    .bind::<Array<Text>, _>(&saga.seat_ids)
+    .bind::<Text, _>(&saga.card_token)
+    .bind::<Text, _>(&saga.state)
+    .bind::<Text, _>(&saga.correlation_id)
+    .bind::<Timestamptz, _>(lease_until)
+    .execute(conn)
+    .await?;
+    Ok(inserted == 1)
+}
+
+pub async fn by_request(conn: &mut AsyncPgConnection, request_id: &str) -> Result<Option<SagaRow>> {
+    diesel::sql_query(format!("SELECT {COLUMNS} FROM sagas WHERE request_id = $1"))
+        .bind::<Text, _>(request_id)
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+pub async fn by_number(conn: &mut AsyncPgConnection, booking_number: &str) -> Result<Option<SagaRow>> {
+    diesel::sql_query(format!("SELECT {COLUMNS} FROM sagas WHERE booking_number = $1"))
+        .bind::<Text, _>(booking_number)
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// Takes the lease of one saga if nobody holds it; returns the saga.
+pub async fn claim(conn: &mut AsyncPgConnection, booking_number: &str, lease_until: DateTime<Utc>) -> Result<Option<SagaRow>> {
+    diesel::sql_query(format!(
+        "UPDATE sagas SET lease_until = $2 WHERE booking_number = $1 AND (lease_until IS NULL OR lease_until < now()) \
+         RETURNING {COLUMNS}"
+    ))
+    .bind::<Text, _>(booking_number)
+    .bind::<Timestamptz, _>(lease_until)
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+/// Takes the leases of up to `limit` unfinished sagas that are due.
+pub async fn claim_due(conn: &mut AsyncPgConnection, limit: i64, lease_until: DateTime<Utc>) -> Result<Vec<SagaRow>> {
+    diesel::sql_query(format!(
+        "UPDATE sagas SET lease_until = $2 WHERE booking_number IN ( \
+             SELECT booking_number FROM sagas WHERE state NOT IN {TERMINAL} AND next_run_at <= now() \
+             AND (lease_until IS NULL OR lease_until < now()) ORDER BY next_run_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
+         RETURNING {COLUMNS}"
+    ))
+    .bind::<BigInt, _>(limit)
+    .bind::<Timestamptz, _>(lease_until)
+    .load(conn)
+    .await
+}
+
+/// Saves what a step changed; `next_run_at` schedules the next attempt and
+/// `lease_until` keeps (Some) or gives up (None) the lease.
+pub async fn save(
+    conn: &mut AsyncPgConnection,
+    saga: &SagaRow,
+    next_run_at: DateTime<Utc>,
+    lease_until: Option<DateTime<Utc>>,
+) -> Result<()> {
+    diesel::sql_query(
+        "UPDATE sagas SET state = $2, reason = $3, currency = $4, amount = $5, payment_id = $6, hold_expires_at = $7, \
+         movie_title = $8, screen_name = $9, starts_at = $10, attempts = $11, next_run_at = $12, lease_until = $13, \
+         updated_at = now() WHERE booking_number = $1",
+    )
+    .bind::<Text, _>(&saga.booking_number)
+    .bind::<Text, _>(&saga.state)
+    .bind::<Text, _>(&saga.reason)
+    .bind::<Nullable<Text>, _>(&saga.currency)
+    .bind::<Nullable<BigInt>, _>(saga.amount)
+    .bind::<Nullable<Text>, _>(&saga.payment_id)
+    .bind::<Nullable<Timestamptz>, _>(saga.hold_expires_at)
+    .bind::<Nullable<Text>, _>(&saga.movie_title)
+    .bind::<Nullable<Text>, _>(&saga.screen_name)
+    .bind::<Nullable<Timestamptz>, _>(saga.starts_at)
+    .bind::<Int4, _>(saga.attempts)
+    .bind::<Timestamptz, _>(next_run_at)
+    .bind::<Nullable<Timestamptz>, _>(lease_until)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// One line of the saga's history.
+pub struct StepRecord<'a> {
+    pub booking_number: &'a str,
+    pub state: &'a str,
+    pub step: &'a str,
+    pub attempt: i32,
+    pub outcome: &'a str,
+    pub detail: &'a str,
+    pub started_at: DateTime<Utc>,
+}
+
+pub async fn record_step(conn: &mut AsyncPgConnection, r: StepRecord<'_>) -> Result<()> {
+    diesel::sql_query(
+        "INSERT INTO saga_steps (booking_number, state, step, attempt, outcome, detail, started_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind::<Text, _>(r.booking_number)
+    .bind::<Text, _>(r.state)
+    .bind::<Text, _>(r.step)
+    .bind::<Int4, _>(r.attempt)
+    .bind::<Text, _>(r.outcome)
+    .bind::<Text, _>(r.detail)
+    .bind::<Timestamptz, _>(r.started_at)
+    .execute(conn)
+    .await
+    .map(drop)
+}

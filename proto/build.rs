@@ -1,0 +1,45 @@
+//! Compiles every contract with protox (no protoc) into Rust and into one
+//! descriptor set, with source info and custom options kept, so that Envoy can
+//! transcode REST from the `google.api.http` annotations and reflection can
+//! describe every service.
+
+use std::path::PathBuf;
+
+use prost::Message;
+
+const PROTOS: &[&str] = &[
+    "cinema/common/v1/common.proto",
+    "cinema/screening/v1/screening.proto",
+    "cinema/seats/v1/seats.proto",
+    "cinema/payment/v1/payment.proto",
+    "cinema/reservation/v1/reservation.proto",
+    "cinema/booking/v1/booking.proto",
+    "cinema/notification/v1/notification.proto",
+    "cinema/loyalty/v1/loyalty.proto",
+    "cinema/events/v1/events.proto",
+    // Not generated into Rust (tonic-types has them); kept in the descriptor set
+    // so that Envoy can render error details as JSON.
+    "google/rpc/status.proto",
+    "google/rpc/error_details.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    println!("cargo:rerun-if-changed={}", root.join("cinema").display());
+    println!("cargo:rerun-if-changed={}", root.join("google").display());
+
+    let mut compiler = protox::Compiler::new([&root])?;
+    compiler.include_imports(true).include_source_info(true);
+    compiler.open_files(PROTOS)?;
+    let fds = compiler.file_descriptor_set();
+
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(out.join("cinema_descriptor.bin"), fds.encode_to_vec())?;
+
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        .extern_path(".google.rpc", "::tonic_types::pb")
+        .compile_fds(fds)?;
+    Ok(())
+}

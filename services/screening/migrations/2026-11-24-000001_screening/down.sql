@@ -1,0 +1,1 @@
+DROP TABLE screenings; DROP TABLE movies; DROP TABLE screens;

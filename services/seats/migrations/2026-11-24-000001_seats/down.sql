@@ -1,0 +1,1 @@
+DROP TABLE holds; DROP TABLE seats; DROP TABLE screenings;
