@@ -5,8 +5,6 @@
 
 use std::path::PathBuf;
 
-use prost::Message;
-
 const PROTOS: &[&str] = &[
     "cinema/common/v1/common.proto",
     "cinema/screening/v1/screening.proto",
@@ -31,10 +29,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut compiler = protox::Compiler::new([&root])?;
     compiler.include_imports(true).include_source_info(true);
     compiler.open_files(PROTOS)?;
-    let fds = compiler.file_descriptor_set();
-
+    // Encode from the compiler itself: a prost_types::FileDescriptorSet would
+    // drop the custom options (google.api.http) and Envoy would transcode nothing.
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
-    std::fs::write(out.join("cinema_descriptor.bin"), fds.encode_to_vec())?;
+    std::fs::write(out.join("cinema_descriptor.bin"), compiler.encode_file_descriptor_set())?;
+    let fds = compiler.file_descriptor_set();
 
     tonic_prost_build::configure()
         .build_server(true)

@@ -59,14 +59,17 @@ impl Bus {
     }
 
     /// Publishes one envelope and waits for JetStream to store it.
-    pub async fn publish(&self, subject: &str, envelope: &[u8], event_id: &str, correlation_id: &str) -> anyhow::Result<()> {
+    pub async fn publish(
+        &self,
+        subject: &str,
+        envelope: &[u8],
+        event_id: &str,
+        correlation_id: &str,
+    ) -> anyhow::Result<()> {
         // `headers()` replaces the map: set headers first, then the message id.
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(crate::correlation::HEADER, correlation_id);
-        let message = PublishMessage::build()
-            .headers(headers)
-            .message_id(event_id)
-            .payload(envelope.to_vec().into());
+        let message = PublishMessage::build().headers(headers).message_id(event_id).payload(envelope.to_vec().into());
         self.js
             .send_publish(subject.to_owned(), message)
             .await
@@ -98,7 +101,13 @@ impl Bus {
         }
     }
 
-    async fn consume_once<H, F>(&self, durable: &str, topics: &[Topic], handle: &H, shutdown: &Shutdown) -> anyhow::Result<()>
+    async fn consume_once<H, F>(
+        &self,
+        durable: &str,
+        topics: &[Topic],
+        handle: &H,
+        shutdown: &Shutdown,
+    ) -> anyhow::Result<()>
     where
         H: Fn(Envelope) -> F + Send + Sync,
         F: Future<Output = anyhow::Result<()>> + Send,
@@ -144,10 +153,7 @@ impl Bus {
                     let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
                     let delay = Duration::from_millis(200 * 2u64.pow(delivered.clamp(1, 6) as u32 - 1));
                     tracing::warn!(message = "Event handling failed; will redeliver.", durable, %event_id, delivered, error = format!("{error:#}"));
-                    message
-                        .ack_with(AckKind::Nak(Some(delay)))
-                        .await
-                        .map_err(|e| anyhow::anyhow!("nak: {e}"))?;
+                    message.ack_with(AckKind::Nak(Some(delay))).await.map_err(|e| anyhow::anyhow!("nak: {e}"))?;
                 }
             }
         }

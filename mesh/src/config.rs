@@ -4,8 +4,8 @@
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 /// What every service is configured with. Embed it with `#[serde(flatten)]`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -41,8 +41,6 @@ pub fn load<T: Serialize + DeserializeOwned>(defaults: T) -> anyhow::Result<T> {
     if let Ok(path) = std::env::var("CINEMA_CONFIG") {
         figment = figment.merge(Toml::file_exact(path));
     }
-    let config = figment
-        .merge(Env::prefixed("CINEMA_").ignore(&["CONFIG"]).split("__"))
-        .extract()?;
+    let config = figment.merge(Env::prefixed("CINEMA_").ignore(&["CONFIG"]).split("__")).extract()?;
     Ok(config)
 }

@@ -46,16 +46,14 @@ pub async fn enqueue<M: Message>(conn: &mut AsyncPgConnection, event: Event<'_, 
         causation_id: event.causation_id.into(),
         payload: event.payload.encode_to_vec(),
     };
-    diesel::sql_query(
-        "INSERT INTO outbox (event_id, subject, envelope, correlation_id) VALUES ($1, $2, $3, $4)",
-    )
-    .bind::<SqlUuid, _>(event_id)
-    .bind::<Text, _>(event.topic.subject)
-    .bind::<Bytea, _>(envelope.encode_to_vec())
-    .bind::<Text, _>(event.correlation_id)
-    .execute(conn)
-    .await
-    .context("insert outbox row")?;
+    diesel::sql_query("INSERT INTO outbox (event_id, subject, envelope, correlation_id) VALUES ($1, $2, $3, $4)")
+        .bind::<SqlUuid, _>(event_id)
+        .bind::<Text, _>(event.topic.subject)
+        .bind::<Bytea, _>(envelope.encode_to_vec())
+        .bind::<Text, _>(event.correlation_id)
+        .execute(conn)
+        .await
+        .context("insert outbox row")?;
     Ok(event_id)
 }
 
@@ -139,8 +137,7 @@ impl Relay {
             .await
             .context("select unpublished")?;
             for row in &rows {
-                bus.publish(&row.subject, &row.envelope, &row.event_id.to_string(), &row.correlation_id)
-                    .await?;
+                bus.publish(&row.subject, &row.envelope, &row.event_id.to_string(), &row.correlation_id).await?;
                 diesel::sql_query("UPDATE outbox SET published_at = now() WHERE id = $1")
                     .bind::<BigInt, _>(row.id)
                     .execute(c)

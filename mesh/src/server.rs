@@ -83,10 +83,7 @@ where
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .context("build reflection v1alpha")?;
-    let routes = routes
-        .add_service(health)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha);
+    let routes = routes.add_service(health).add_service(reflection_v1).add_service(reflection_v1alpha);
 
     let addr = listener.local_addr()?;
     tracing::info!(message = "Serving gRPC.", %addr);

@@ -28,12 +28,8 @@ pub async fn connect(database_url: &str, migrations: EmbeddedMigrations) -> anyh
     // The harness blocks (block_in_place): keep it off the async workers.
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         let mut harness = AsyncMigrationHarness::new(conn);
-        harness
-            .run_pending_migrations(MESH_MIGRATIONS)
-            .map_err(|e| anyhow::anyhow!("run mesh migrations: {e}"))?;
-        harness
-            .run_pending_migrations(migrations)
-            .map_err(|e| anyhow::anyhow!("run service migrations: {e}"))?;
+        harness.run_pending_migrations(MESH_MIGRATIONS).map_err(|e| anyhow::anyhow!("run mesh migrations: {e}"))?;
+        harness.run_pending_migrations(migrations).map_err(|e| anyhow::anyhow!("run service migrations: {e}"))?;
         Ok(())
     })
     .await
@@ -83,20 +79,18 @@ pub fn split_database_url(url: &str) -> anyhow::Result<(String, String)> {
 
 async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
     let (server, name) = split_database_url(url)?;
-    let mut conn = AsyncPgConnection::establish(&server)
-        .await
-        .with_context(|| format!("connect to Postgres at {server}"))?;
+    let mut conn =
+        AsyncPgConnection::establish(&server).await.with_context(|| format!("connect to Postgres at {server}"))?;
     #[derive(diesel::QueryableByName)]
     struct Exists {
         #[diesel(sql_type = diesel::sql_types::Bool)]
         exists: bool,
     }
-    let found: Exists =
-        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
-            .bind::<Text, _>(&name)
-            .get_result(&mut conn)
-            .await
-            .context("look the database up")?;
+    let found: Exists = diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+        .bind::<Text, _>(&name)
+        .get_result(&mut conn)
+        .await
+        .context("look the database up")?;
     if found.exists {
         return Ok(());
     }
@@ -104,11 +98,7 @@ async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
     match diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await {
         Ok(_) => Ok(()),
         // Another replica created it first.
-        Err(diesel::result::Error::DatabaseError(_, info))
-            if info.message().contains("already exists") =>
-        {
-            Ok(())
-        }
+        Err(diesel::result::Error::DatabaseError(_, info)) if info.message().contains("already exists") => Ok(()),
         Err(e) => Err(e).context("create the database"),
     }
 }
@@ -120,8 +110,7 @@ mod tests {
     #[test]
     fn splits_server_and_name() {
         let (server, name) =
-            split_database_url("postgres://postgres@127.0.0.1:5432/cinema_seats?sslmode=disable")
-                .unwrap();
+            split_database_url("postgres://postgres@127.0.0.1:5432/cinema_seats?sslmode=disable").unwrap();
         assert_eq!(server, "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable");
         assert_eq!(name, "cinema_seats");
     }

@@ -25,7 +25,10 @@ impl Api {
 
 #[tonic::async_trait]
 impl pb::booking_service_server::BookingService for Api {
-    async fn book_tickets(&self, request: Request<pb::BookTicketsRequest>) -> Result<Response<pb::BookingResult>, Status> {
+    async fn book_tickets(
+        &self,
+        request: Request<pb::BookTicketsRequest>,
+    ) -> Result<Response<pb::BookingResult>, Status> {
         let correlation_id = correlation::from_metadata(request.metadata());
         let req = request.into_inner();
         let token = req.payment.as_ref().map(|p| p.card_token.as_str());
@@ -36,7 +39,10 @@ impl pb::booking_service_server::BookingService for Api {
         Ok(Response::new(result_of(saga)))
     }
 
-    async fn cancel_booking(&self, request: Request<pb::CancelBookingRequest>) -> Result<Response<pb::BookingResult>, Status> {
+    async fn cancel_booking(
+        &self,
+        request: Request<pb::CancelBookingRequest>,
+    ) -> Result<Response<pb::BookingResult>, Status> {
         let req = request.into_inner();
         if req.booking_number.is_empty() {
             return Err(invalid_argument("booking_number", "is required"));

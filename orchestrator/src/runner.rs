@@ -178,7 +178,12 @@ impl Runner {
         Ok(store::claim_due(&mut conn, 16, self.lease_until()).await?)
     }
 
-    async fn persist(&self, saga: &SagaRow, record: Option<StepRecord<'_>>, lease: Option<chrono::DateTime<Utc>>) -> anyhow::Result<()> {
+    async fn persist(
+        &self,
+        saga: &SagaRow,
+        record: Option<StepRecord<'_>>,
+        lease: Option<chrono::DateTime<Utc>>,
+    ) -> anyhow::Result<()> {
         let mut conn = get(&self.pool).await?;
         conn.transaction::<_, anyhow::Error, _>(async |c| {
             store::save(c, saga, Utc::now(), lease).await?;
@@ -190,7 +195,12 @@ impl Runner {
         .await
     }
 
-    async fn persist_retry(&self, saga: &SagaRow, record: StepRecord<'_>, next_run: chrono::DateTime<Utc>) -> anyhow::Result<()> {
+    async fn persist_retry(
+        &self,
+        saga: &SagaRow,
+        record: StepRecord<'_>,
+        next_run: chrono::DateTime<Utc>,
+    ) -> anyhow::Result<()> {
         let mut conn = get(&self.pool).await?;
         conn.transaction::<_, anyhow::Error, _>(async |c| {
             store::save(c, saga, next_run, None).await?;
@@ -280,7 +290,8 @@ impl Runner {
                 // Nothing was charged (or the charge was declined): nothing to refund.
                 None => Ok(()),
                 Some(payment_id) => {
-                    let request = payment::RefundRequest { idempotency_key: key, payment_id, reason: saga.reason.clone() };
+                    let request =
+                        payment::RefundRequest { idempotency_key: key, payment_id, reason: saga.reason.clone() };
                     p.payment.clone().refund(correlation::request(request, &cid)).await.map(drop)
                 }
             },
@@ -297,7 +308,8 @@ impl Runner {
                 p.reservation.clone().reject_reservation(correlation::request(request, &cid)).await.map(drop)
             }
             Step::CancelReservation => {
-                let request = reservation::CancelReservationRequest { booking_number: number, reason: saga.reason.clone() };
+                let request =
+                    reservation::CancelReservationRequest { booking_number: number, reason: saga.reason.clone() };
                 p.reservation.clone().cancel_reservation(correlation::request(request, &cid)).await.map(drop)
             }
         };
@@ -324,7 +336,8 @@ mod tests {
         for code in [Code::InvalidArgument, Code::NotFound, Code::AlreadyExists, Code::FailedPrecondition] {
             assert_eq!(classify(code), Class::Business, "{code:?}");
         }
-        for code in [Code::Unavailable, Code::DeadlineExceeded, Code::ResourceExhausted, Code::Aborted, Code::Cancelled] {
+        for code in [Code::Unavailable, Code::DeadlineExceeded, Code::ResourceExhausted, Code::Aborted, Code::Cancelled]
+        {
             assert_eq!(classify(code), Class::Transient, "{code:?}");
         }
         for code in [Code::Internal, Code::Unknown, Code::DataLoss] {

@@ -132,7 +132,9 @@ impl State {
     pub fn cancel(self) -> Option<State> {
         match self {
             State::Confirmed => Some(State::CancelRefunding),
-            State::CancelRefunding | State::CancelReleasing | State::CancellingReservation | State::Cancelled => Some(self),
+            State::CancelRefunding | State::CancelReleasing | State::CancellingReservation | State::Cancelled => {
+                Some(self)
+            }
             _ => None,
         }
     }
@@ -141,7 +143,9 @@ impl State {
     pub fn status(self) -> BookingStatus {
         use State::*;
         match self {
-            CreatingReservation | HoldingSeats | Charging | ConfirmingSeats | ConfirmingReservation => BookingStatus::Pending,
+            CreatingReservation | HoldingSeats | Charging | ConfirmingSeats | ConfirmingReservation => {
+                BookingStatus::Pending
+            }
             Refunding | Releasing | Rejecting => BookingStatus::Pending,
             Confirmed => BookingStatus::Confirmed,
             Rejected => BookingStatus::Rejected,

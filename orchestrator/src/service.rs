@@ -81,9 +81,9 @@ impl Service {
         let mut conn = get(&self.pool).await?;
         if !store::insert(&mut conn, &saga, self.runner.lease_until()).await? {
             // A concurrent duplicate won the insert: answer what it answers.
-            let existing = store::by_request(&mut conn, &request.request_id).await?.ok_or_else(|| {
-                anyhow::anyhow!("request {} vanished after a conflict", request.request_id)
-            })?;
+            let existing = store::by_request(&mut conn, &request.request_id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("request {} vanished after a conflict", request.request_id))?;
             return self.replay(existing, &request, deadline).await;
         }
         drop(conn);
@@ -110,7 +110,8 @@ impl Service {
                 };
                 if next != state {
                     saga.state = next.as_str().into();
-                    saga.reason = if reason.is_empty() { "cancelled by the customer".into() } else { reason.to_owned() };
+                    saga.reason =
+                        if reason.is_empty() { "cancelled by the customer".into() } else { reason.to_owned() };
                     store::save(c, &saga, chrono::Utc::now(), None).await?;
                 }
                 Ok(store::claim(c, booking_number, lease_until).await?)

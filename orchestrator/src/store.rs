@@ -89,7 +89,11 @@ pub async fn by_number(conn: &mut AsyncPgConnection, booking_number: &str) -> Re
 }
 
 /// Takes the lease of one saga if nobody holds it; returns the saga.
-pub async fn claim(conn: &mut AsyncPgConnection, booking_number: &str, lease_until: DateTime<Utc>) -> Result<Option<SagaRow>> {
+pub async fn claim(
+    conn: &mut AsyncPgConnection,
+    booking_number: &str,
+    lease_until: DateTime<Utc>,
+) -> Result<Option<SagaRow>> {
     diesel::sql_query(format!(
         "UPDATE sagas SET lease_until = $2 WHERE booking_number = $1 AND (lease_until IS NULL OR lease_until < now()) \
          RETURNING {COLUMNS}"

@@ -10,8 +10,7 @@
 //! `SeatInventoryService`, `PaymentService`, `ReservationService`.
 
 /// Every cinema proto with its imports, source info and custom options.
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/cinema_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cinema_descriptor.bin"));
 
 /// The fully qualified names of the services Envoy exposes.
 pub const PUBLIC_SERVICES: &[&str] = &[

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use chrono::Utc;
 use cinema_mesh::status::{Violations, internal, with_reason};
 use cinema_mesh::{correlation, time};
 use cinema_proto::common::v1::Money;
 use cinema_proto::screening::v1 as pb;
-use chrono::Utc;
 use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
 
@@ -40,9 +40,7 @@ impl pb::screening_service_server::ScreeningService for Api {
                 None
             }
         };
-        let minutes = RunningMinutes::parse(req.running_minutes)
-            .map_err(|e| violations.add("running_minutes", e))
-            .ok();
+        let minutes = RunningMinutes::parse(req.running_minutes).map_err(|e| violations.add("running_minutes", e)).ok();
         let (Some(title), Some(status), Some(minutes)) = violations.check((title, status, minutes))? else {
             unreachable!("no violations means every field parsed")
         };
@@ -50,7 +48,10 @@ impl pb::screening_service_server::ScreeningService for Api {
         Ok(Response::new(movie_to_proto(movie)))
     }
 
-    async fn list_movies(&self, request: Request<pb::ListMoviesRequest>) -> Result<Response<pb::ListMoviesResponse>, Status> {
+    async fn list_movies(
+        &self,
+        request: Request<pb::ListMoviesRequest>,
+    ) -> Result<Response<pb::ListMoviesResponse>, Status> {
         let status = match pb::MovieStatus::try_from(request.into_inner().status) {
             Ok(pb::MovieStatus::Unspecified) => None,
             Ok(pb::MovieStatus::Waiting) => Some(MovieStatus::Waiting),
@@ -62,7 +63,10 @@ impl pb::screening_service_server::ScreeningService for Api {
         Ok(Response::new(pb::ListMoviesResponse { movies: movies.into_iter().map(movie_to_proto).collect() }))
     }
 
-    async fn schedule_screening(&self, request: Request<pb::ScheduleScreeningRequest>) -> Result<Response<pb::Screening>, Status> {
+    async fn schedule_screening(
+        &self,
+        request: Request<pb::ScheduleScreeningRequest>,
+    ) -> Result<Response<pb::Screening>, Status> {
         let correlation_id = correlation::from_metadata(request.metadata());
         let req = request.into_inner();
         let mut violations = Violations::default();
@@ -113,15 +117,15 @@ impl pb::screening_service_server::ScreeningService for Api {
             unreachable!("no violations means every field parsed")
         };
         let schedule = Schedule { starts_at, price, row_prices };
-        let screening = self
-            .service
-            .schedule_screening(movie_id, screen_id, schedule, &correlation_id)
-            .await
-            .map_err(to_status)?;
+        let screening =
+            self.service.schedule_screening(movie_id, screen_id, schedule, &correlation_id).await.map_err(to_status)?;
         Ok(Response::new(screening_to_proto(screening)))
     }
 
-    async fn list_screenings(&self, request: Request<pb::ListScreeningsRequest>) -> Result<Response<pb::ListScreeningsResponse>, Status> {
+    async fn list_screenings(
+        &self,
+        request: Request<pb::ListScreeningsRequest>,
+    ) -> Result<Response<pb::ListScreeningsResponse>, Status> {
         let mut violations = Violations::default();
         let movie_id = parse_uuid(&request.into_inner().movie_id, "movie_id", &mut violations);
         let Some(movie_id) = violations.check(movie_id)? else { unreachable!("checked") };

@@ -85,14 +85,17 @@ impl Service {
                     screen_id: screen.screen_id.clone(),
                     screen_name: screen.name.clone(),
                 };
-                outbox::enqueue(c, Event {
-                    topic: topics::MOVIE_REGISTERED,
-                    aggregate_id: &movie_id,
-                    aggregate_version: 1,
-                    payload: &event,
-                    correlation_id,
-                    causation_id: correlation_id,
-                })
+                outbox::enqueue(
+                    c,
+                    Event {
+                        topic: topics::MOVIE_REGISTERED,
+                        aggregate_id: &movie_id,
+                        aggregate_version: 1,
+                        payload: &event,
+                        correlation_id,
+                        causation_id: correlation_id,
+                    },
+                )
                 .await?;
                 Ok(Movie { row, screen })
             })
@@ -167,14 +170,17 @@ impl Service {
                         .map(|(seat_id, seat_row)| SeatPrice { seat_id, amount: schedule.price_of(seat_row) })
                         .collect(),
                 };
-                outbox::enqueue(c, Event {
-                    topic: topics::SCREENING_SCHEDULED,
-                    aggregate_id: &screening_id,
-                    aggregate_version: 1,
-                    payload: &event,
-                    correlation_id,
-                    causation_id: correlation_id,
-                })
+                outbox::enqueue(
+                    c,
+                    Event {
+                        topic: topics::SCREENING_SCHEDULED,
+                        aggregate_id: &screening_id,
+                        aggregate_version: 1,
+                        payload: &event,
+                        correlation_id,
+                        causation_id: correlation_id,
+                    },
+                )
                 .await?;
                 Ok(Screening { row, movie, screen })
             })

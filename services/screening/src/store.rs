@@ -1,8 +1,8 @@
 //! One function per query.
 
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{Array, BigInt, Int4, Jsonb, Text, Timestamptz, Uuid as SqlUuid};
 use diesel::OptionalExtension;
+use diesel::sql_types::{Array, BigInt, Int4, Jsonb, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -145,20 +145,18 @@ pub async fn overlapping(
 const SCREENING_COLUMNS: &str = "screening_id, movie_id, screen_id, starts_at, ends_at, currency, price, row_prices";
 
 pub async fn insert_screening(conn: &mut AsyncPgConnection, s: &ScreeningRow) -> Result<()> {
-    diesel::sql_query(format!(
-        "INSERT INTO screenings ({SCREENING_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-    ))
-    .bind::<SqlUuid, _>(s.screening_id)
-    .bind::<SqlUuid, _>(s.movie_id)
-    .bind::<Text, _>(&s.screen_id)
-    .bind::<Timestamptz, _>(s.starts_at)
-    .bind::<Timestamptz, _>(s.ends_at)
-    .bind::<Text, _>(&s.currency)
-    .bind::<BigInt, _>(s.price)
-    .bind::<Jsonb, _>(&s.row_prices)
-    .execute(conn)
-    .await
-    .map(drop)
+    diesel::sql_query(format!("INSERT INTO screenings ({SCREENING_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+        .bind::<SqlUuid, _>(s.screening_id)
+        .bind::<SqlUuid, _>(s.movie_id)
+        .bind::<Text, _>(&s.screen_id)
+        .bind::<Timestamptz, _>(s.starts_at)
+        .bind::<Timestamptz, _>(s.ends_at)
+        .bind::<Text, _>(&s.currency)
+        .bind::<BigInt, _>(s.price)
+        .bind::<Jsonb, _>(&s.row_prices)
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 pub async fn screenings_of(conn: &mut AsyncPgConnection, movie_id: Uuid) -> Result<Vec<ScreeningRow>> {

@@ -50,7 +50,8 @@ impl App {
         };
 
         let api = Api::new(service);
-        let routes = Routes::new(SeatsServiceServer::new(api.clone())).add_service(SeatInventoryServiceServer::new(api));
+        let routes =
+            Routes::new(SeatsServiceServer::new(api.clone())).add_service(SeatInventoryServiceServer::new(api));
         let (pool, bus) = (self.pool, self.bus);
         let ready = move || {
             let (pool, bus) = (pool.clone(), bus.clone());

@@ -66,13 +66,17 @@ impl pb::seat_inventory_service_server::SeatInventoryService for Api {
             .map_err(|e| violations.add("booking_number", e))
             .ok()
             .map(str::to_owned);
-        let screening_id = parse_screening_id(&req.screening_id).map_err(|_| violations.add("screening_id", "must be a UUID")).ok();
+        let screening_id =
+            parse_screening_id(&req.screening_id).map_err(|_| violations.add("screening_id", "must be a UUID")).ok();
         let seats = SeatIds::parse(&req.seat_ids).map_err(|e| violations.add("seat_ids", e)).ok();
-        let (Some(booking_number), Some(screening_id), Some(seats)) = violations.check((booking_number, screening_id, seats))? else {
+        let (Some(booking_number), Some(screening_id), Some(seats)) =
+            violations.check((booking_number, screening_id, seats))?
+        else {
             unreachable!("no violations means every field parsed")
         };
         let service = self.service.clone();
-        let hold = spawn(async move { service.hold(&booking_number, screening_id, seats, &correlation_id).await }).await?;
+        let hold =
+            spawn(async move { service.hold(&booking_number, screening_id, seats, &correlation_id).await }).await?;
         Ok(Response::new(hold_to_proto(hold)))
     }
 
@@ -84,7 +88,10 @@ impl pb::seat_inventory_service_server::SeatInventoryService for Api {
         Ok(Response::new(hold_to_proto(hold)))
     }
 
-    async fn release_seats(&self, request: Request<pb::ReleaseSeatsRequest>) -> Result<Response<pb::ReleaseSeatsResponse>, Status> {
+    async fn release_seats(
+        &self,
+        request: Request<pb::ReleaseSeatsRequest>,
+    ) -> Result<Response<pb::ReleaseSeatsResponse>, Status> {
         let correlation_id = correlation::from_metadata(request.metadata());
         let booking_number = booking_number_of(&request.into_inner().booking_number)?;
         let service = self.service.clone();

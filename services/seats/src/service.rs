@@ -69,9 +69,8 @@ impl Service {
     /// The live seat map; a seat whose hold expired shows AVAILABLE.
     pub async fn seat_map(&self, screening_id: Uuid) -> Result<SeatMap, Error> {
         let mut conn = get(&self.pool).await?;
-        let screening = store::screening(&mut conn, screening_id)
-            .await?
-            .ok_or(Error::ScreeningNotFound(screening_id))?;
+        let screening =
+            store::screening(&mut conn, screening_id).await?.ok_or(Error::ScreeningNotFound(screening_id))?;
         let now = Utc::now();
         let seats = store::seats(&mut conn, screening_id)
             .await?
@@ -87,13 +86,20 @@ impl Service {
     }
 
     /// Holds every seat or none. Idempotent on the booking number.
-    pub async fn hold(&self, booking_number: &str, screening_id: Uuid, seats: SeatIds, correlation_id: &str) -> Result<Hold, Error> {
+    pub async fn hold(
+        &self,
+        booking_number: &str,
+        screening_id: Uuid,
+        seats: SeatIds,
+        correlation_id: &str,
+    ) -> Result<Hold, Error> {
         let seat_ids = seats.to_vec();
         let ttl = self.hold_ttl;
         let hold = get(&self.pool)
             .await?
             .transaction::<_, Error, _>(async |c| {
-                let screening = store::screening(c, screening_id).await?.ok_or(Error::ScreeningNotFound(screening_id))?;
+                let screening =
+                    store::screening(c, screening_id).await?.ok_or(Error::ScreeningNotFound(screening_id))?;
                 if let Some(existing) = store::hold(c, booking_number, true).await? {
                     if existing.screening_id != screening_id || existing.seat_ids != seat_ids {
                         return Err(Error::HoldMismatch(booking_number.to_owned()));
@@ -143,8 +149,11 @@ impl Service {
         let hold = get(&self.pool)
             .await?
             .transaction::<_, Error, _>(async |c| {
-                let mut hold = store::hold(c, booking_number, true).await?.ok_or_else(|| Error::HoldNotFound(booking_number.to_owned()))?;
-                let screening = store::screening(c, hold.screening_id).await?.ok_or(Error::ScreeningNotFound(hold.screening_id))?;
+                let mut hold = store::hold(c, booking_number, true)
+                    .await?
+                    .ok_or_else(|| Error::HoldNotFound(booking_number.to_owned()))?;
+                let screening =
+                    store::screening(c, hold.screening_id).await?.ok_or(Error::ScreeningNotFound(hold.screening_id))?;
                 match hold.status.as_str() {
                     "SOLD" => return Ok(Hold { row: hold, currency: screening.currency.clone(), screening }),
                     "RELEASED" => return Err(Error::HoldReleased(booking_number.to_owned())),
@@ -152,7 +161,10 @@ impl Service {
                 }
                 let locked = store::lock_seats(c, hold.screening_id, &hold.seat_ids).await?;
                 if let Some(lost) = locked.iter().find(|s| s.booking_number.as_deref() != Some(booking_number)) {
-                    return Err(Error::HoldExpired { booking_number: booking_number.to_owned(), seat_id: lost.seat_id.clone() });
+                    return Err(Error::HoldExpired {
+                        booking_number: booking_number.to_owned(),
+                        seat_id: lost.seat_id.clone(),
+                    });
                 }
                 store::sell_seats(c, booking_number).await?;
                 store::set_hold_status(c, booking_number, "SOLD").await?;
@@ -253,14 +265,17 @@ async fn enqueue<M: Message>(
     payload: &M,
     correlation_id: &str,
 ) -> anyhow::Result<()> {
-    outbox::enqueue(c, Event {
-        topic,
-        aggregate_id: booking_number,
-        aggregate_version: version,
-        payload,
-        correlation_id,
-        causation_id: correlation_id,
-    })
+    outbox::enqueue(
+        c,
+        Event {
+            topic,
+            aggregate_id: booking_number,
+            aggregate_version: version,
+            payload,
+            correlation_id,
+            causation_id: correlation_id,
+        },
+    )
     .await
     .map(drop)
 }
