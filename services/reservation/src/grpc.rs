@@ -1,0 +1,244 @@
+//! The gRPC face: parse the request, call the service, map the answer.
+//! Every error becomes a status here and only here.
+
+use cinema_mesh::status::{Violations, internal, with_reason};
+use cinema_mesh::{correlation, time};
+use cinema_proto::common::v1::BookingStatus;
+use cinema_proto::reservation::v1 as pb;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Code, Request, Response, Status};
+use uuid::Uuid;
+
+use crate::domain::{self, BookingNumber, CustomerId, PageToken, SeatIds, Status as BookingState};
+use crate::service::{Confirmation, Error, Service, money};
+use crate::store::ReservationRow;
+
+/// `ReservationService`: the orchestrator's commands.
+pub struct ReservationApi {
+    service: Service,
+}
+
+impl ReservationApi {
+    pub fn new(service: Service) -> Self {
+        Self { service }
+    }
+}
+
+/// `BookingQueryService`: what customers read.
+pub struct QueryApi {
+    service: Service,
+}
+
+impl QueryApi {
+    pub fn new(service: Service) -> Self {
+        Self { service }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::reservation_service_server::ReservationService for ReservationApi {
+    async fn create_reservation(
+        &self,
+        request: Request<pb::CreateReservationRequest>,
+    ) -> Result<Response<pb::Booking>, Status> {
+        let correlation_id = correlation::from_metadata(request.metadata());
+        let req = request.into_inner();
+        let mut violations = Violations::default();
+        let number = parse_number(&req.booking_number, &mut violations);
+        let customer_id = CustomerId::parse(&req.customer_id).map_err(|e| violations.add("customer_id", e)).ok();
+        let screening_id = parse_uuid(&req.screening_id, "screening_id", &mut violations);
+        let seat_ids = SeatIds::parse(req.seat_ids).map_err(|e| violations.add("seat_ids", e)).ok();
+        let (Some(number), Some(customer_id), Some(screening_id), Some(seat_ids)) =
+            violations.check((number, customer_id, screening_id, seat_ids))?
+        else {
+            unreachable!("no violations means every field parsed")
+        };
+        let row = self
+            .service
+            .create(number, customer_id, screening_id, seat_ids, &correlation_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(booking_to_proto(row)))
+    }
+
+    async fn confirm_reservation(
+        &self,
+        request: Request<pb::ConfirmReservationRequest>,
+    ) -> Result<Response<pb::Booking>, Status> {
+        let correlation_id = correlation::from_metadata(request.metadata());
+        let req = request.into_inner();
+        let mut violations = Violations::default();
+        let number = parse_number(&req.booking_number, &mut violations);
+        match req.payment_id.chars().count() {
+            0 => violations.add("payment_id", "is required"),
+            1..=100 => {}
+            _ => violations.add("payment_id", "must be at most 100 characters"),
+        }
+        let amount = match &req.amount {
+            None => {
+                violations.add("amount", "is required");
+                None
+            }
+            Some(m) if m.currency.len() != 3 || !m.currency.chars().all(|c| c.is_ascii_uppercase()) => {
+                violations.add("amount", "currency must be an ISO 4217 code like KRW");
+                None
+            }
+            Some(m) if m.amount < 0 => {
+                violations.add("amount", "amount must not be negative");
+                None
+            }
+            Some(m) => Some(m.clone()),
+        };
+        let starts_at = match req.starts_at.as_ref().map(time::from_proto) {
+            None => None,
+            Some(None) => {
+                violations.add("starts_at", "is out of range");
+                None
+            }
+            Some(some) => some,
+        };
+        let (Some(number), Some(amount)) = violations.check((number, amount))? else {
+            unreachable!("no violations means every field parsed")
+        };
+        let confirmation = Confirmation {
+            payment_id: req.payment_id,
+            currency: amount.currency,
+            amount: amount.amount,
+            movie_title: Some(req.movie_title).filter(|s| !s.is_empty()),
+            screen_name: Some(req.screen_name).filter(|s| !s.is_empty()),
+            starts_at,
+        };
+        let row = self.service.confirm(&number, confirmation, &correlation_id).await.map_err(to_status)?;
+        Ok(Response::new(booking_to_proto(row)))
+    }
+
+    async fn reject_reservation(
+        &self,
+        request: Request<pb::RejectReservationRequest>,
+    ) -> Result<Response<pb::Booking>, Status> {
+        let correlation_id = correlation::from_metadata(request.metadata());
+        let req = request.into_inner();
+        let mut violations = Violations::default();
+        let number = parse_number(&req.booking_number, &mut violations);
+        let to = match BookingStatus::try_from(req.status) {
+            Ok(BookingStatus::Unspecified | BookingStatus::Rejected) => Some(BookingState::Rejected),
+            Ok(BookingStatus::Expired) => Some(BookingState::Expired),
+            _ => {
+                violations.add("status", "must be REJECTED or EXPIRED");
+                None
+            }
+        };
+        let reason = domain::reason(&req.reason).map_err(|e| violations.add("reason", e)).ok();
+        let (Some(number), Some(to), Some(reason)) = violations.check((number, to, reason))? else {
+            unreachable!("no violations means every field parsed")
+        };
+        let row = self.service.reject(&number, to, reason, &correlation_id).await.map_err(to_status)?;
+        Ok(Response::new(booking_to_proto(row)))
+    }
+
+    async fn cancel_reservation(
+        &self,
+        request: Request<pb::CancelReservationRequest>,
+    ) -> Result<Response<pb::Booking>, Status> {
+        let correlation_id = correlation::from_metadata(request.metadata());
+        let req = request.into_inner();
+        let mut violations = Violations::default();
+        let number = parse_number(&req.booking_number, &mut violations);
+        let reason = domain::reason(&req.reason).map_err(|e| violations.add("reason", e)).ok();
+        let (Some(number), Some(reason)) = violations.check((number, reason))? else {
+            unreachable!("no violations means every field parsed")
+        };
+        let row = self.service.cancel(&number, reason, &correlation_id).await.map_err(to_status)?;
+        Ok(Response::new(booking_to_proto(row)))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::booking_query_service_server::BookingQueryService for QueryApi {
+    type WatchBookingStream = BoxStream<'static, Result<pb::Booking, Status>>;
+
+    async fn get_booking(&self, request: Request<pb::GetBookingRequest>) -> Result<Response<pb::Booking>, Status> {
+        let mut violations = Violations::default();
+        let number = parse_number(&request.into_inner().booking_number, &mut violations);
+        let Some(number) = violations.check(number)? else { unreachable!("checked") };
+        let row = self.service.booking(&number).await.map_err(to_status)?;
+        Ok(Response::new(booking_to_proto(row)))
+    }
+
+    async fn watch_booking(
+        &self,
+        request: Request<pb::WatchBookingRequest>,
+    ) -> Result<Response<Self::WatchBookingStream>, Status> {
+        let mut violations = Violations::default();
+        let number = parse_number(&request.into_inner().booking_number, &mut violations);
+        let Some(number) = violations.check(number)? else { unreachable!("checked") };
+        let updates = self.service.watch(number).await.map_err(to_status)?;
+        let stream = ReceiverStream::new(updates).map(|row| Ok(booking_to_proto(row))).boxed();
+        Ok(Response::new(stream))
+    }
+
+    async fn list_bookings(
+        &self,
+        request: Request<pb::ListBookingsRequest>,
+    ) -> Result<Response<pb::ListBookingsResponse>, Status> {
+        let req = request.into_inner();
+        let mut violations = Violations::default();
+        let customer_id = CustomerId::parse(&req.customer_id).map_err(|e| violations.add("customer_id", e)).ok();
+        let after = match req.page_token.as_str() {
+            "" => None,
+            raw => PageToken::parse(raw).map_err(|e| violations.add("page_token", e)).ok(),
+        };
+        let (Some(customer_id), after) = violations.check((customer_id, after))? else {
+            unreachable!("no violations means every field parsed")
+        };
+        let page = self.service.list(&customer_id, after, domain::page_size(req.page_size)).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListBookingsResponse {
+            bookings: page.bookings.into_iter().map(booking_to_proto).collect(),
+            next_page_token: page.next.map(|t| t.encode()).unwrap_or_default(),
+        }))
+    }
+}
+
+fn parse_number(raw: &str, violations: &mut Violations) -> Option<BookingNumber> {
+    BookingNumber::parse(raw).map_err(|e| violations.add("booking_number", e)).ok()
+}
+
+fn parse_uuid(raw: &str, field: &str, violations: &mut Violations) -> Option<Uuid> {
+    if raw.is_empty() {
+        violations.add(field, "is required");
+        return None;
+    }
+    raw.parse().map_err(|_| violations.add(field, "must be a UUID")).ok()
+}
+
+fn to_status(error: Error) -> Status {
+    let message = error.to_string();
+    match error {
+        Error::BookingNotFound(_) => with_reason(Code::NotFound, "BOOKING_NOT_FOUND", message),
+        Error::IllegalTransition { .. } => with_reason(Code::FailedPrecondition, "ILLEGAL_TRANSITION", message),
+        Error::Unexpected(e) => internal(&e),
+    }
+}
+
+fn booking_to_proto(row: ReservationRow) -> pb::Booking {
+    let status = BookingStatus::from(BookingState::from_db(&row.status));
+    let amount = money(&row);
+    pb::Booking {
+        booking_number: row.booking_number,
+        customer_id: row.customer_id,
+        screening_id: row.screening_id.to_string(),
+        seat_ids: row.seat_ids,
+        status: status.into(),
+        reason: row.reason,
+        amount,
+        payment_id: row.payment_id.unwrap_or_default(),
+        movie_title: row.movie_title.unwrap_or_default(),
+        screen_name: row.screen_name.unwrap_or_default(),
+        starts_at: row.starts_at.map(time::to_proto),
+        created_at: Some(time::to_proto(row.created_at)),
+        updated_at: Some(time::to_proto(row.updated_at)),
+        version: row.version as u64,
+    }
+}
