@@ -1,0 +1,1 @@
+DROP TABLE balances; DROP TABLE ledger;

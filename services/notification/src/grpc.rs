@@ -1,0 +1,68 @@
+//! The gRPC face: parse the request, call the service, map the answer.
+//! Every error becomes a status here and only here.
+
+use cinema_mesh::status::{Violations, internal};
+use cinema_mesh::time;
+use cinema_proto::common::v1::BookingStatus;
+use cinema_proto::notification::v1 as pb;
+use tonic::{Request, Response, Status};
+
+use crate::domain::{DeliveryStatus, Notified};
+use crate::service::{Error, Service};
+use crate::store::DeliveryRow;
+
+pub struct Api {
+    service: Service,
+}
+
+impl Api {
+    pub fn new(service: Service) -> Self {
+        Self { service }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::notification_service_server::NotificationService for Api {
+    async fn list_notifications(
+        &self,
+        request: Request<pb::ListNotificationsRequest>,
+    ) -> Result<Response<pb::ListNotificationsResponse>, Status> {
+        let booking_number = request.into_inner().booking_number.trim().to_owned();
+        let mut violations = Violations::default();
+        if booking_number.is_empty() {
+            violations.add("booking_number", "is required");
+        }
+        violations.check(())?;
+        let deliveries = self.service.list(&booking_number).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListNotificationsResponse {
+            notifications: deliveries.into_iter().map(to_proto).collect(),
+        }))
+    }
+}
+
+fn to_status(error: Error) -> Status {
+    match error {
+        Error::Unexpected(e) => internal(&e),
+    }
+}
+
+fn to_proto(d: DeliveryRow) -> pb::Notification {
+    let booking_status = Notified::from_db(&d.booking_status).map_or(BookingStatus::Unspecified, Notified::to_proto);
+    let status = match DeliveryStatus::from_db(&d.status) {
+        DeliveryStatus::Pending => pb::DeliveryStatus::Pending,
+        DeliveryStatus::Delivered => pb::DeliveryStatus::Delivered,
+        DeliveryStatus::DeadLettered => pb::DeliveryStatus::DeadLettered,
+    };
+    pb::Notification {
+        notification_id: d.notification_id.to_string(),
+        booking_number: d.booking_number,
+        customer_id: d.customer_id,
+        channel: d.channel,
+        booking_status: booking_status.into(),
+        text: d.text,
+        status: status.into(),
+        attempts: u32::try_from(d.attempts).unwrap_or_default(),
+        created_at: Some(time::to_proto(d.created_at)),
+        event_id: d.event_id.to_string(),
+    }
+}

@@ -1,0 +1,9 @@
+use cinema_notification::{App, Config};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = cinema_mesh::config::load(Config::default())?;
+    cinema_mesh::telemetry::init(&config.base.log_format);
+    let app = App::build(config).await?;
+    app.run_until_stopped(cinema_mesh::server::shutdown_on_signal()).await
+}
