@@ -7,7 +7,8 @@
 //!   `envoy`, `nats-server`, `grpcurl` and Postgres (`initdb`, `postgres`).
 //! - [`gateway`]: renders the Envoy gateway config (`mesh/envoy/gateway.yaml`).
 //! - [`process`]: child processes in their own process group, logged to a file, stopped
-//!   with SIGTERM then SIGKILL, never outliving the [`Stack`].
+//!   with SIGTERM then SIGKILL, never outliving the [`Stack`]. Each run directory records
+//!   its owner pid and children, so the next run reaps what a SIGKILLed owner left behind.
 //! - [`postgres`]: database URLs, an embedded Postgres server, readiness and clean-up.
 //! - [`stack`]: [`Stack`], which starts NATS, Postgres, every service and Envoy on free (or
 //!   fixed) ports, waits until each is ready, and can kill / restart / supervise services.
