@@ -37,10 +37,7 @@ impl App {
         let api = Api::new(Service::new(self.pool.clone(), relay));
         let routes = Routes::new(ScreeningServiceServer::new(api));
         let (pool, bus) = (self.pool, self.bus);
-        let ready = move || {
-            let (pool, bus) = (pool.clone(), bus.clone());
-            async move { bus.is_connected() && store::ping(&pool).await }
-        };
+        let ready = cinema_mesh::server::ready_when_connected(pool, bus);
         let drain = Duration::from_millis(self.config.base.drain_delay_ms);
         cinema_mesh::server::serve(self.listener, routes, ready, drain, shutdown.clone()).await?;
         shutdown.cancel();
