@@ -10,7 +10,7 @@ use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 
-use crate::runner::{Options, Participants, Runner};
+use crate::runner::{Failpoint, Options, Participants, Runner};
 use crate::{Config, grpc::Api, service::Service};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -47,6 +47,12 @@ impl App {
             backoff_base: Duration::from_millis(c.backoff_base_ms),
             backoff_cap: Duration::from_millis(c.backoff_cap_ms),
             bug_retries: 3,
+            saga_timeout: Duration::from_secs(c.saga_timeout_secs),
+            runner_id: runner_id(),
+            failpoint: match c.failpoint.as_str() {
+                "" => None,
+                raw => Some(raw.parse::<Failpoint>().map_err(anyhow::Error::msg)?),
+            },
         };
         let runner = Runner::new(self.pool.clone(), participants, options);
         let background = tokio::spawn(runner.clone().run_background(shutdown.clone()));
@@ -65,4 +71,14 @@ impl App {
         background.await?;
         Ok(())
     }
+}
+
+/// `<host>/<pid>`: which replica ran a step, for the saga history.
+fn runner_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    format!("{host}/{}", std::process::id())
 }

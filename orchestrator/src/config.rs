@@ -15,6 +15,11 @@ pub struct Config {
     pub lease_secs: u64,
     pub backoff_base_ms: u64,
     pub backoff_cap_ms: u64,
+    /// How long a booking may retry its forward steps before it is compensated.
+    pub saga_timeout_secs: u64,
+    /// Test hook (`before:<STATE>` / `after:<STATE>`): hang there so a crash
+    /// test can kill the process at that point. Empty in production.
+    pub failpoint: String,
 }
 
 impl Default for Config {
@@ -29,6 +34,8 @@ impl Default for Config {
             lease_secs: 30,
             backoff_base_ms: 50,
             backoff_cap_ms: 10_000,
+            saga_timeout_secs: 900,
+            failpoint: String::new(),
         }
     }
 }

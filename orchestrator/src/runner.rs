@@ -64,6 +64,46 @@ pub struct Options {
     pub backoff_cap: Duration,
     /// Retries of a participant bug (Internal, Unknown) before compensating.
     pub bug_retries: i32,
+    /// How long a booking may keep retrying its forward steps before it is
+    /// compensated. Compensations are retried for ever.
+    pub saga_timeout: Duration,
+    /// A test hook: hang at a step boundary so a test can `kill -9` the
+    /// process exactly there. `None` in production.
+    pub failpoint: Option<Failpoint>,
+    /// Names this replica in the saga history.
+    pub runner_id: String,
+}
+
+/// Where a [`Failpoint`] hangs, relative to its state's step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// The previous transition is stored; the step was not called.
+    Before,
+    /// The participant answered; the answer is not stored (a crash mid-step).
+    After,
+}
+
+/// `before:CHARGING` or `after:CHARGING` (a state name of [`State::as_str`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failpoint {
+    pub phase: Phase,
+    pub state: State,
+}
+
+impl std::str::FromStr for Failpoint {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("failpoint {raw:?}: expected before:<STATE> or after:<STATE>");
+        let (phase, state) = raw.split_once(':').ok_or_else(bad)?;
+        let phase = match phase {
+            "before" => Phase::Before,
+            "after" => Phase::After,
+            _ => return Err(bad()),
+        };
+        let state = State::parse(state).filter(|s| !s.is_terminal()).ok_or_else(bad)?;
+        Ok(Self { phase, state })
+    }
 }
 
 #[derive(Clone)]
@@ -91,15 +131,20 @@ impl Runner {
 
     /// Drives a saga whose lease the caller holds, until it is terminal or
     /// `deadline` passes (then the lease is given up and the retry scheduled).
+    /// When another runner took the lease over meanwhile, stops and returns the
+    /// saga as stored.
     pub async fn drive(&self, mut saga: SagaRow, deadline: tokio::time::Instant) -> anyhow::Result<SagaRow> {
         loop {
             let state = State::parse(&saga.state).with_context(|| format!("unknown saga state {}", saga.state))?;
             let Some(step) = state.step() else {
-                self.persist(&saga, None, None).await?;
+                let mut conn = get(&self.pool).await?;
+                store::release(&mut conn, &saga).await?;
                 return Ok(saga);
             };
+            self.failpoint(Phase::Before, state, &saga).await;
             let started_at = Utc::now();
             let answer = self.run_step(step, &mut saga).await;
+            self.failpoint(Phase::After, state, &saga).await;
             let attempt = saga.attempts + 1;
             let (outcome, detail, retry) = match answer {
                 Answer::Done => ("done", String::new(), None),
@@ -107,6 +152,11 @@ impl Runner {
                 Answer::Retry { class, detail } if class == Class::Bug && attempt > self.options.bug_retries => {
                     tracing::error!(message = "Participant keeps failing; compensating.", booking_number = %saga.booking_number, step = step.as_str(), %detail);
                     ("refused", format!("internal error during {}", step.as_str()), None)
+                }
+                Answer::Retry { detail, .. } if state.is_forward() && self.timed_out(&saga) => {
+                    tracing::warn!(message = "Saga timed out; compensating.", booking_number = %saga.booking_number, step = step.as_str(), %detail);
+                    let timeout = self.options.saga_timeout.as_secs();
+                    ("refused", format!("gave up after {timeout} s: {detail}"), None)
                 }
                 Answer::Retry { detail, .. } => ("retry", detail, Some(self.backoff(attempt))),
             };
@@ -118,8 +168,9 @@ impl Runner {
                 outcome,
                 detail: &detail,
                 started_at,
+                runner: &self.options.runner_id,
             };
-            match retry {
+            let kept = match retry {
                 None => {
                     let result = if outcome == "done" { Outcome::Done } else { Outcome::Refused };
                     if result == Outcome::Refused && saga.reason.is_empty() {
@@ -129,23 +180,49 @@ impl Runner {
                     saga.state = next.as_str().into();
                     saga.attempts = 0;
                     let lease = (!next.is_terminal()).then(|| self.lease_until());
-                    self.persist(&saga, Some(record), lease).await?;
                     tracing::info!(message = "Saga step finished.", booking_number = %saga.booking_number, step = step.as_str(), outcome, next = next.as_str());
+                    self.persist(&saga, record, Utc::now(), lease).await?
                 }
                 Some(backoff) => {
                     saga.attempts = attempt;
                     tracing::warn!(message = "Saga step failed; will retry.", booking_number = %saga.booking_number, step = step.as_str(), attempt, %detail, backoff_ms = backoff.as_millis() as u64);
-                    let late = tokio::time::Instant::now() + backoff > deadline;
-                    if late {
+                    if tokio::time::Instant::now() + backoff > deadline {
                         let next_run = Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default();
-                        self.persist_retry(&saga, record, next_run).await?;
-                        return Ok(saga);
+                        let kept = self.persist(&saga, record, next_run, None).await?;
+                        return if kept { Ok(saga) } else { self.reread(saga).await };
                     }
-                    self.persist(&saga, Some(record), Some(self.lease_until())).await?;
-                    tokio::time::sleep(backoff).await;
+                    let kept = self.persist(&saga, record, Utc::now(), Some(self.lease_until())).await?;
+                    if kept {
+                        tokio::time::sleep(backoff).await;
+                    }
+                    kept
                 }
+            };
+            if !kept {
+                tracing::warn!(message = "Lease lost to another runner; stopping.", booking_number = %saga.booking_number);
+                return self.reread(saga).await;
             }
         }
+    }
+
+    /// Whether a booking has retried its forward steps for too long.
+    fn timed_out(&self, saga: &SagaRow) -> bool {
+        let timeout = chrono::Duration::from_std(self.options.saga_timeout).unwrap_or(chrono::Duration::MAX);
+        Utc::now() - saga.created_at > timeout
+    }
+
+    /// Hangs here for ever when the test hook says so.
+    async fn failpoint(&self, phase: Phase, state: State, saga: &SagaRow) {
+        if self.options.failpoint == Some(Failpoint { phase, state }) {
+            tracing::warn!(message = "Failpoint reached; hanging.", booking_number = %saga.booking_number, ?phase, state = state.as_str());
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// The saga as stored now (after its lease was lost).
+    async fn reread(&self, saga: SagaRow) -> anyhow::Result<SagaRow> {
+        let mut conn = get(&self.pool).await?;
+        Ok(store::by_number(&mut conn, &saga.booking_number).await?.unwrap_or(saga))
     }
 
     /// Claims due sagas and drives them, until `shutdown`.
@@ -178,34 +255,22 @@ impl Runner {
         Ok(store::claim_due(&mut conn, 16, self.lease_until()).await?)
     }
 
+    /// Stores the saga and its history row in one transaction; `false` (and
+    /// nothing stored) when the lease was taken over.
     async fn persist(
         &self,
         saga: &SagaRow,
-        record: Option<StepRecord<'_>>,
-        lease: Option<chrono::DateTime<Utc>>,
-    ) -> anyhow::Result<()> {
-        let mut conn = get(&self.pool).await?;
-        conn.transaction::<_, anyhow::Error, _>(async |c| {
-            store::save(c, saga, Utc::now(), lease).await?;
-            if let Some(record) = record {
-                store::record_step(c, record).await?;
-            }
-            Ok(())
-        })
-        .await
-    }
-
-    async fn persist_retry(
-        &self,
-        saga: &SagaRow,
         record: StepRecord<'_>,
-        next_run: chrono::DateTime<Utc>,
-    ) -> anyhow::Result<()> {
+        next_run_at: chrono::DateTime<Utc>,
+        lease: Option<chrono::DateTime<Utc>>,
+    ) -> anyhow::Result<bool> {
         let mut conn = get(&self.pool).await?;
         conn.transaction::<_, anyhow::Error, _>(async |c| {
-            store::save(c, saga, next_run, None).await?;
+            if !store::save(c, saga, next_run_at, lease).await? {
+                return Ok(false);
+            }
             store::record_step(c, record).await?;
-            Ok(())
+            Ok(true)
         })
         .await
     }
@@ -252,6 +317,10 @@ impl Runner {
                 })
             }
             Step::Charge => {
+                // A payment is tied to a live hold: never charge for seats that may be gone.
+                if saga.hold_expires_at.is_some_and(|expiry| expiry <= Utc::now()) {
+                    return Answer::Refused("the seat hold expired before payment".into());
+                }
                 let request = payment::ChargeRequest {
                     idempotency_key: key,
                     booking_number: number,

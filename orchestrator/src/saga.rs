@@ -86,6 +86,12 @@ impl State {
         matches!(self, State::Confirmed | State::Rejected | State::Cancelled)
     }
 
+    /// On the way to CONFIRMED (nothing to undo has started yet).
+    pub fn is_forward(self) -> bool {
+        use State::*;
+        matches!(self, CreatingReservation | HoldingSeats | Charging | ConfirmingSeats | ConfirmingReservation)
+    }
+
     /// The step to run, or `None` in a terminal state.
     pub fn step(self) -> Option<Step> {
         use State::*;

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use cinema_mesh::store::{Pool, get};
 use cinema_proto::seats::v1::{GetSeatMapRequest, seats_service_client::SeatsServiceClient};
-use diesel_async::AsyncConnection;
 use tokio::time::Instant;
 use tonic::Code;
 use tonic::transport::Channel;
@@ -77,6 +76,8 @@ impl Service {
             starts_at: None,
             correlation_id: correlation_id.to_owned(),
             attempts: 0,
+            created_at: chrono::Utc::now(),
+            lease_token: uuid::Uuid::new_v4(),
         };
         let mut conn = get(&self.pool).await?;
         if !store::insert(&mut conn, &saga, self.runner.lease_until()).await? {
@@ -92,31 +93,26 @@ impl Service {
     }
 
     /// Cancels a confirmed booking: refund, release, cancel the reservation.
+    /// A second cancel answers what the first one did.
     pub async fn cancel(&self, booking_number: &str, reason: &str) -> Result<SagaRow, Error> {
         let deadline = Instant::now() + self.inline_deadline;
-        let lease_until = self.runner.lease_until();
+        let reason = if reason.is_empty() { "cancelled by the customer" } else { reason };
         let mut conn = get(&self.pool).await?;
-        let claimed = conn
-            .transaction::<_, Error, _>(async |c| {
-                let Some(mut saga) = store::by_number(c, booking_number).await? else {
-                    return Err(Error::BookingNotFound(booking_number.to_owned()));
-                };
-                let state = State::parse(&saga.state).unwrap_or(State::CreatingReservation);
-                let Some(next) = state.cancel() else {
-                    return Err(Error::NotCancellable {
-                        number: booking_number.to_owned(),
-                        status: state.status().as_str_name().trim_start_matches("BOOKING_STATUS_").to_owned(),
-                    });
-                };
-                if next != state {
-                    saga.state = next.as_str().into();
-                    saga.reason =
-                        if reason.is_empty() { "cancelled by the customer".into() } else { reason.to_owned() };
-                    store::save(c, &saga, chrono::Utc::now(), None).await?;
-                }
-                Ok(store::claim(c, booking_number, lease_until).await?)
-            })
-            .await?;
+        let saga = store::by_number(&mut conn, booking_number)
+            .await?
+            .ok_or_else(|| Error::BookingNotFound(booking_number.to_owned()))?;
+        let state = State::parse(&saga.state).unwrap_or(State::CreatingReservation);
+        if state.cancel().is_none() {
+            return Err(Error::NotCancellable {
+                number: booking_number.to_owned(),
+                status: state.status().as_str_name().trim_start_matches("BOOKING_STATUS_").to_owned(),
+            });
+        }
+        if state == State::Confirmed {
+            // `false`: a concurrent cancel got there first; drive or wait for it below.
+            store::begin_cancel(&mut conn, booking_number, reason).await?;
+        }
+        let claimed = store::claim(&mut conn, booking_number, self.runner.lease_until()).await?;
         drop(conn);
         match claimed {
             Some(saga) => Ok(self.runner.drive(saga, deadline).await?),

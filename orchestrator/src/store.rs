@@ -45,18 +45,25 @@ pub struct SagaRow {
     pub correlation_id: String,
     #[diesel(sql_type = Int4)]
     pub attempts: i32,
+    #[diesel(sql_type = Timestamptz)]
+    pub created_at: DateTime<Utc>,
+    /// The fencing token of the lease this copy was read under.
+    #[diesel(sql_type = SqlUuid)]
+    pub lease_token: Uuid,
 }
 
 const COLUMNS: &str = "booking_number, request_id, customer_id, screening_id, seat_ids, card_token, state, reason, \
-    currency, amount, payment_id, hold_expires_at, movie_title, screen_name, starts_at, correlation_id, attempts";
+    currency, amount, payment_id, hold_expires_at, movie_title, screen_name, starts_at, correlation_id, attempts, \
+    created_at, lease_token";
 
 const TERMINAL: &str = "('CONFIRMED', 'REJECTED', 'CANCELLED')";
 
 /// Inserts a new saga leased to the caller; `false` when the request id is taken.
 pub async fn insert(conn: &mut AsyncPgConnection, saga: &SagaRow, lease_until: DateTime<Utc>) -> Result<bool> {
     let inserted = diesel::sql_query(
-        "INSERT INTO sagas (booking_number, request_id, customer_id, screening_id, seat_ids, card_token, state, correlation_id, lease_until) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (request_id) DO NOTHING",
+        "INSERT INTO sagas (booking_number, request_id, customer_id, screening_id, seat_ids, card_token, state, \
+         correlation_id, lease_until, lease_token, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (request_id) DO NOTHING",
     )
     .bind::<Text, _>(&saga.booking_number)
     .bind::<Text, _>(&saga.request_id)
@@ -67,6 +74,8 @@ pub async fn insert(conn: &mut AsyncPgConnection, saga: &SagaRow, lease_until: D
     .bind::<Text, _>(&saga.state)
     .bind::<Text, _>(&saga.correlation_id)
     .bind::<Timestamptz, _>(lease_until)
+    .bind::<SqlUuid, _>(saga.lease_token)
+    .bind::<Timestamptz, _>(saga.created_at)
     .execute(conn)
     .await?;
     Ok(inserted == 1)
@@ -88,15 +97,16 @@ pub async fn by_number(conn: &mut AsyncPgConnection, booking_number: &str) -> Re
         .optional()
 }
 
-/// Takes the lease of one saga if nobody holds it; returns the saga.
+/// Takes the lease of one saga if nobody holds it; returns the saga with its
+/// new fencing token.
 pub async fn claim(
     conn: &mut AsyncPgConnection,
     booking_number: &str,
     lease_until: DateTime<Utc>,
 ) -> Result<Option<SagaRow>> {
     diesel::sql_query(format!(
-        "UPDATE sagas SET lease_until = $2 WHERE booking_number = $1 AND (lease_until IS NULL OR lease_until < now()) \
-         RETURNING {COLUMNS}"
+        "UPDATE sagas SET lease_until = $2, lease_token = gen_random_uuid() \
+         WHERE booking_number = $1 AND (lease_until IS NULL OR lease_until < now()) RETURNING {COLUMNS}"
     ))
     .bind::<Text, _>(booking_number)
     .bind::<Timestamptz, _>(lease_until)
@@ -108,7 +118,7 @@ pub async fn claim(
 /// Takes the leases of up to `limit` unfinished sagas that are due.
 pub async fn claim_due(conn: &mut AsyncPgConnection, limit: i64, lease_until: DateTime<Utc>) -> Result<Vec<SagaRow>> {
     diesel::sql_query(format!(
-        "UPDATE sagas SET lease_until = $2 WHERE booking_number IN ( \
+        "UPDATE sagas SET lease_until = $2, lease_token = gen_random_uuid() WHERE booking_number IN ( \
              SELECT booking_number FROM sagas WHERE state NOT IN {TERMINAL} AND next_run_at <= now() \
              AND (lease_until IS NULL OR lease_until < now()) ORDER BY next_run_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
          RETURNING {COLUMNS}"
@@ -120,17 +130,18 @@ pub async fn claim_due(conn: &mut AsyncPgConnection, limit: i64, lease_until: Da
 }
 
 /// Saves what a step changed; `next_run_at` schedules the next attempt and
-/// `lease_until` keeps (Some) or gives up (None) the lease.
+/// `lease_until` keeps (Some) or gives up (None) the lease. `false`: the lease
+/// was taken over (another token), and nothing was written.
 pub async fn save(
     conn: &mut AsyncPgConnection,
     saga: &SagaRow,
     next_run_at: DateTime<Utc>,
     lease_until: Option<DateTime<Utc>>,
-) -> Result<()> {
+) -> Result<bool> {
     diesel::sql_query(
         "UPDATE sagas SET state = $2, reason = $3, currency = $4, amount = $5, payment_id = $6, hold_expires_at = $7, \
          movie_title = $8, screen_name = $9, starts_at = $10, attempts = $11, next_run_at = $12, lease_until = $13, \
-         updated_at = now() WHERE booking_number = $1",
+         updated_at = now() WHERE booking_number = $1 AND lease_token = $14",
     )
     .bind::<Text, _>(&saga.booking_number)
     .bind::<Text, _>(&saga.state)
@@ -145,9 +156,34 @@ pub async fn save(
     .bind::<Int4, _>(saga.attempts)
     .bind::<Timestamptz, _>(next_run_at)
     .bind::<Nullable<Timestamptz>, _>(lease_until)
+    .bind::<SqlUuid, _>(saga.lease_token)
     .execute(conn)
     .await
-    .map(drop)
+    .map(|updated| updated == 1)
+}
+
+/// Gives up a lease (when the saga has nothing left to do).
+pub async fn release(conn: &mut AsyncPgConnection, saga: &SagaRow) -> Result<()> {
+    diesel::sql_query("UPDATE sagas SET lease_until = NULL WHERE booking_number = $1 AND lease_token = $2")
+        .bind::<Text, _>(&saga.booking_number)
+        .bind::<SqlUuid, _>(saga.lease_token)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Turns a CONFIRMED saga into a cancellation due now; `false` when it is not
+/// CONFIRMED (any more).
+pub async fn begin_cancel(conn: &mut AsyncPgConnection, booking_number: &str, reason: &str) -> Result<bool> {
+    diesel::sql_query(
+        "UPDATE sagas SET state = 'CANCEL_REFUNDING', reason = $2, attempts = 0, next_run_at = now(), \
+         updated_at = now() WHERE booking_number = $1 AND state = 'CONFIRMED'",
+    )
+    .bind::<Text, _>(booking_number)
+    .bind::<Text, _>(reason)
+    .execute(conn)
+    .await
+    .map(|updated| updated == 1)
 }
 
 /// One line of the saga's history.
@@ -159,12 +195,14 @@ pub struct StepRecord<'a> {
     pub outcome: &'a str,
     pub detail: &'a str,
     pub started_at: DateTime<Utc>,
+    /// The replica that ran the attempt.
+    pub runner: &'a str,
 }
 
 pub async fn record_step(conn: &mut AsyncPgConnection, r: StepRecord<'_>) -> Result<()> {
     diesel::sql_query(
-        "INSERT INTO saga_steps (booking_number, state, step, attempt, outcome, detail, started_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO saga_steps (booking_number, state, step, attempt, outcome, detail, started_at, runner) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind::<Text, _>(r.booking_number)
     .bind::<Text, _>(r.state)
@@ -173,6 +211,7 @@ pub async fn record_step(conn: &mut AsyncPgConnection, r: StepRecord<'_>) -> Res
     .bind::<Text, _>(r.outcome)
     .bind::<Text, _>(r.detail)
     .bind::<Timestamptz, _>(r.started_at)
+    .bind::<Text, _>(r.runner)
     .execute(conn)
     .await
     .map(drop)

@@ -38,6 +38,8 @@ impl App {
         let relay_task = tokio::spawn(relay.clone().run(shutdown.clone()));
         let service = Service::new(self.pool.clone(), relay, Duration::from_secs(self.config.hold_ttl_secs));
 
+        let sweep_interval = Duration::from_millis(self.config.hold_sweep_interval_ms);
+        let sweeper = tokio::spawn(service.clone().run_sweeper(sweep_interval, shutdown.clone()));
         let consumer = {
             let (bus, service, shutdown) = (self.bus.clone(), service.clone(), shutdown.clone());
             tokio::spawn(async move {
@@ -59,6 +61,7 @@ impl App {
         shutdown.cancel();
         relay_task.await?;
         consumer.await?;
+        sweeper.await?;
         Ok(())
     }
 }

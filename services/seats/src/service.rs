@@ -159,14 +159,17 @@ impl Service {
                     "RELEASED" => return Err(Error::HoldReleased(booking_number.to_owned())),
                     _ => {}
                 }
+                // Seats still ours, or free again since the hold expired: sell them.
                 let locked = store::lock_seats(c, hold.screening_id, &hold.seat_ids).await?;
-                if let Some(lost) = locked.iter().find(|s| s.booking_number.as_deref() != Some(booking_number)) {
+                let now = Utc::now();
+                let ours = |s: &SeatRow| s.booking_number.as_deref() == Some(booking_number) && s.status == "HELD";
+                if let Some(lost) = locked.iter().find(|s| !ours(s) && !is_free(s, now)) {
                     return Err(Error::HoldExpired {
                         booking_number: booking_number.to_owned(),
                         seat_id: lost.seat_id.clone(),
                     });
                 }
-                store::sell_seats(c, booking_number).await?;
+                store::sell_seats(c, hold.screening_id, &hold.seat_ids, booking_number).await?;
                 store::set_hold_status(c, booking_number, "SOLD").await?;
                 hold.status = "SOLD".into();
                 let event = SeatsSold {
@@ -208,6 +211,49 @@ impl Service {
         self.relay.wake();
         tracing::info!(message = "Seats released.", %booking_number, seats = freed.len());
         Ok(freed)
+    }
+
+    /// Releases up to `batch` holds that expired (EXPIRED, seats AVAILABLE, a
+    /// SeatsReleased event each); returns how many. Several sweepers may run.
+    pub async fn sweep(&self, batch: i64) -> Result<usize, Error> {
+        let swept = get(&self.pool)
+            .await?
+            .transaction::<_, Error, _>(async |c| {
+                let expired = store::lock_expired_holds(c, batch).await?;
+                for hold in &expired {
+                    let freed = store::free_held_seats(c, &hold.booking_number).await?;
+                    store::set_hold_status(c, &hold.booking_number, "EXPIRED").await?;
+                    let event = SeatsReleased {
+                        screening_id: hold.screening_id.to_string(),
+                        booking_number: hold.booking_number.clone(),
+                        seat_ids: freed,
+                    };
+                    enqueue(c, topics::SEATS_RELEASED, &hold.booking_number, 3, &event, &hold.booking_number).await?;
+                }
+                Ok(expired.len())
+            })
+            .await?;
+        if swept > 0 {
+            self.relay.wake();
+            tracing::info!(message = "Expired holds released.", holds = swept);
+        }
+        Ok(swept)
+    }
+
+    /// Sweeps expired holds every `interval` until `shutdown`.
+    pub async fn run_sweeper(self, interval: std::time::Duration, shutdown: cinema_mesh::Shutdown) {
+        const BATCH: i64 = 100;
+        loop {
+            match self.sweep(BATCH).await {
+                Ok(n) if n as i64 == BATCH => continue,
+                Ok(_) => {}
+                Err(error) => tracing::warn!(message = "Hold sweep failed.", error = %error),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
     }
 
     /// Builds a screening's inventory from ScreeningScheduled (idempotent).

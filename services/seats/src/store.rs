@@ -145,27 +145,57 @@ pub async fn hold_seats(
     .await
 }
 
-/// Sells the seats the booking holds; returns how many.
-pub async fn sell_seats(conn: &mut AsyncPgConnection, booking_number: &str) -> Result<usize> {
+/// Sells the named seats to the booking (they are locked and checked free or
+/// its own); returns how many.
+pub async fn sell_seats(
+    conn: &mut AsyncPgConnection,
+    screening_id: Uuid,
+    seat_ids: &[String],
+    booking_number: &str,
+) -> Result<usize> {
     diesel::sql_query(
-        "UPDATE seats SET status = 'SOLD', hold_expires_at = NULL WHERE booking_number = $1 AND status = 'HELD'",
+        "UPDATE seats SET status = 'SOLD', booking_number = $3, hold_expires_at = NULL \
+         WHERE screening_id = $1 AND seat_id = ANY($2)",
     )
+    .bind::<SqlUuid, _>(screening_id)
+    .bind::<Array<Text>, _>(seat_ids)
     .bind::<Text, _>(booking_number)
     .execute(conn)
     .await
 }
 
+/// Locks up to `limit` holds that are HELD past their expiry, skipping those
+/// another sweeper (or a confirm) has locked.
+pub async fn lock_expired_holds(conn: &mut AsyncPgConnection, limit: i64) -> Result<Vec<HoldRow>> {
+    diesel::sql_query(format!(
+        "SELECT {HOLD_COLUMNS} FROM holds WHERE status = 'HELD' AND expires_at <= now() \
+         ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED"
+    ))
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await
+}
+
+/// Frees the seats the booking still holds (not those it bought or lost).
+pub async fn free_held_seats(conn: &mut AsyncPgConnection, booking_number: &str) -> Result<Vec<String>> {
+    free(conn, booking_number, "AND status = 'HELD'").await
+}
+
 /// Frees whatever the booking holds or bought; returns the seat ids.
 pub async fn free_seats(conn: &mut AsyncPgConnection, booking_number: &str) -> Result<Vec<String>> {
+    free(conn, booking_number, "").await
+}
+
+async fn free(conn: &mut AsyncPgConnection, booking_number: &str, only: &str) -> Result<Vec<String>> {
     #[derive(diesel::QueryableByName)]
     struct Freed {
         #[diesel(sql_type = Text)]
         seat_id: String,
     }
-    let freed: Vec<Freed> = diesel::sql_query(
+    let freed: Vec<Freed> = diesel::sql_query(format!(
         "UPDATE seats SET status = 'AVAILABLE', booking_number = NULL, hold_expires_at = NULL \
-         WHERE booking_number = $1 RETURNING seat_id",
-    )
+         WHERE booking_number = $1 {only} RETURNING seat_id"
+    ))
     .bind::<Text, _>(booking_number)
     .load(conn)
     .await?;
