@@ -29,7 +29,11 @@ impl Answer {
 
 impl TestApp {
     pub async fn spawn() -> anyhow::Result<Self> {
-        let stack = Stack::start(StackOptions::for_tests()).await?;
+        Self::spawn_with(StackOptions::for_tests()).await
+    }
+
+    pub async fn spawn_with(options: StackOptions) -> anyhow::Result<Self> {
+        let stack = Stack::start(options).await?;
         Ok(Self { stack, http: reqwest::Client::new() })
     }
 

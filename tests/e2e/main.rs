@@ -8,3 +8,4 @@ mod client;
 mod gateway;
 mod grpcurl;
 mod harness;
+mod saga;

@@ -10,12 +10,15 @@
 //!   with SIGTERM then SIGKILL, never outliving the [`Stack`]. Each run directory records
 //!   its owner pid and children, so the next run reaps what a SIGKILLed owner left behind.
 //! - [`postgres`]: database URLs, an embedded Postgres server, readiness and clean-up.
+//! - [`invariants`]: reads every service's database and checks the saga's promises (no seat
+//!   sold twice, money follows bookings, holds expire, sagas finish).
 //! - [`stack`]: [`Stack`], which starts NATS, Postgres, every service and Envoy on free (or
 //!   fixed) ports, waits until each is ready, and can kill / restart / supervise services.
 //!
 //! Everything waits by polling with a deadline; nothing sleeps as synchronization.
 
 pub mod gateway;
+pub mod invariants;
 pub mod postgres;
 pub mod process;
 pub mod service;

@@ -126,6 +126,8 @@ struct Slot {
 #[derive(Default)]
 struct Procs {
     services: BTreeMap<Service, Slot>,
+    /// Extra replicas of a service, by port (see [`Stack::add_replica`]).
+    replicas: BTreeMap<u16, Proc>,
     envoy: Option<Proc>,
     nats: Option<Proc>,
     postgres: Option<Proc>,
@@ -144,6 +146,12 @@ impl Procs {
             if let Some(proc) = slot.proc.as_mut() {
                 proc.request_stop();
             }
+        }
+        for proc in self.replicas.values_mut() {
+            proc.request_stop();
+        }
+        for (_, mut proc) in std::mem::take(&mut self.replicas) {
+            proc.stop(grace);
         }
         for slot in self.services.values_mut() {
             if let Some(mut proc) = slot.proc.take() {
@@ -548,6 +556,53 @@ impl Stack {
             slot.held = false;
         }
         self.wait_healthy(service).await
+    }
+
+    /// Sets (or, with an empty value, clears) one variable of the service's
+    /// environment for its next start (see [`Stack::restart`]).
+    pub fn set_env(&self, service: Service, key: &str, value: &str) -> Result<()> {
+        let mut procs = self.lock();
+        let slot = procs.services.get_mut(&service).with_context(|| format!("{service} is not part of the stack"))?;
+        slot.spec.env.retain(|(k, _)| k != key);
+        if !value.is_empty() {
+            slot.spec.env.push((key.to_owned(), value.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Starts another replica of `service` (same database and peers, its own port
+    /// and log, `env` on top) and waits until it is SERVING; returns its port.
+    pub async fn add_replica(&self, service: Service, env: &[(&str, &str)]) -> Result<u16> {
+        let port = free_port()?;
+        let name = format!("{}-{port}", service.name());
+        let mut spec = {
+            let procs = self.lock();
+            let slot = procs.services.get(&service).with_context(|| format!("{service} is not part of the stack"))?;
+            slot.spec.clone()
+        };
+        spec.name = name.clone();
+        spec.log = self.run_dir.join("logs").join(format!("{name}.log"));
+        spec.env.retain(|(k, _)| k != "CINEMA_LISTEN_ADDR" && !env.iter().any(|(key, _)| k == key));
+        spec.env.push(("CINEMA_LISTEN_ADDR".to_owned(), format!("127.0.0.1:{port}")));
+        spec.env.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let log = spec.log.clone();
+        self.lock().replicas.insert(port, Proc::spawn(spec)?);
+        let url = format!("http://127.0.0.1:{port}");
+        let ready =
+            poll_until(&format!("{name} to be SERVING"), self.ready_timeout, Duration::from_millis(100), || {
+                let url = url.clone();
+                async move { Ok(check_serving(&url).await.then_some(())) }
+            })
+            .await;
+        ready.with_context(|| format!("the end of {}:\n{}", log.display(), tail(&log, 60)))?;
+        Ok(port)
+    }
+
+    /// `kill -9` the replica listening on `port`.
+    pub fn kill_replica(&self, port: u16) -> Result<()> {
+        let mut proc = self.lock().replicas.remove(&port).with_context(|| format!("no replica on port {port}"))?;
+        proc.kill();
+        Ok(())
     }
 
     /// Waits until the service answers grpc.health.v1 `Check("")` with SERVING.
