@@ -376,6 +376,11 @@ impl Runner {
                 };
                 p.reservation.clone().reject_reservation(correlation::request(request, &cid)).await.map(drop)
             }
+            Step::BeginCancellation => {
+                let request =
+                    reservation::CancelReservationRequest { booking_number: number, reason: saga.reason.clone() };
+                p.reservation.clone().begin_cancellation(correlation::request(request, &cid)).await.map(drop)
+            }
             Step::CancelReservation => {
                 let request =
                     reservation::CancelReservationRequest { booking_number: number, reason: saga.reason.clone() };

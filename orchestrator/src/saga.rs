@@ -15,7 +15,8 @@
 //! Refunding               Releasing               Releasing
 //! Releasing               Rejecting               Rejecting
 //! Rejecting               Rejected                Rejected
-//! Confirmed  --cancel-->  CancelRefunding
+//! Confirmed  --cancel-->  MarkingCancelling
+//! MarkingCancelling       CancelRefunding         CancelRefunding
 //! CancelRefunding         CancelReleasing         CancelReleasing
 //! CancelReleasing         CancellingReservation   CancellingReservation
 //! CancellingReservation   Cancelled               Cancelled
@@ -37,6 +38,7 @@ pub enum State {
     Releasing,
     Rejecting,
     Rejected,
+    MarkingCancelling,
     CancelRefunding,
     CancelReleasing,
     CancellingReservation,
@@ -54,6 +56,7 @@ pub enum Step {
     Refund,
     ReleaseSeats,
     RejectReservation,
+    BeginCancellation,
     CancelReservation,
 }
 
@@ -64,7 +67,7 @@ pub enum Outcome {
     Refused,
 }
 
-pub const ALL: [State; 14] = [
+pub const ALL: [State; 15] = [
     State::CreatingReservation,
     State::HoldingSeats,
     State::Charging,
@@ -75,6 +78,7 @@ pub const ALL: [State; 14] = [
     State::Releasing,
     State::Rejecting,
     State::Rejected,
+    State::MarkingCancelling,
     State::CancelRefunding,
     State::CancelReleasing,
     State::CancellingReservation,
@@ -104,6 +108,7 @@ impl State {
             Refunding | CancelRefunding => Step::Refund,
             Releasing | CancelReleasing => Step::ReleaseSeats,
             Rejecting => Step::RejectReservation,
+            MarkingCancelling => Step::BeginCancellation,
             CancellingReservation => Step::CancelReservation,
             Confirmed | Rejected | Cancelled => return None,
         })
@@ -127,6 +132,7 @@ impl State {
             (Refunding, _) => Releasing,
             (Releasing, _) => Rejecting,
             (Rejecting, _) => Rejected,
+            (MarkingCancelling, _) => CancelRefunding,
             (CancelRefunding, _) => CancelReleasing,
             (CancelReleasing, _) => CancellingReservation,
             (CancellingReservation, _) => Cancelled,
@@ -137,10 +143,12 @@ impl State {
     /// The state a cancel request moves to, if this state can be cancelled.
     pub fn cancel(self) -> Option<State> {
         match self {
-            State::Confirmed => Some(State::CancelRefunding),
-            State::CancelRefunding | State::CancelReleasing | State::CancellingReservation | State::Cancelled => {
-                Some(self)
-            }
+            State::Confirmed => Some(State::MarkingCancelling),
+            State::MarkingCancelling
+            | State::CancelRefunding
+            | State::CancelReleasing
+            | State::CancellingReservation
+            | State::Cancelled => Some(self),
             _ => None,
         }
     }
@@ -155,7 +163,7 @@ impl State {
             Refunding | Releasing | Rejecting => BookingStatus::Pending,
             Confirmed => BookingStatus::Confirmed,
             Rejected => BookingStatus::Rejected,
-            CancelRefunding | CancelReleasing | CancellingReservation => BookingStatus::Cancelling,
+            MarkingCancelling | CancelRefunding | CancelReleasing | CancellingReservation => BookingStatus::Cancelling,
             Cancelled => BookingStatus::Cancelled,
         }
     }
@@ -173,6 +181,7 @@ impl State {
             Releasing => "RELEASING",
             Rejecting => "REJECTING",
             Rejected => "REJECTED",
+            MarkingCancelling => "MARKING_CANCELLING",
             CancelRefunding => "CANCEL_REFUNDING",
             CancelReleasing => "CANCEL_RELEASING",
             CancellingReservation => "CANCELLING_RESERVATION",
@@ -197,6 +206,7 @@ impl Step {
             Step::Refund => "refund",
             Step::ReleaseSeats => "release-seats",
             Step::RejectReservation => "reject-reservation",
+            Step::BeginCancellation => "begin-cancellation",
             Step::CancelReservation => "cancel-reservation",
         }
     }
@@ -227,6 +237,8 @@ mod tests {
             (Releasing, Refused, Rejecting),
             (Rejecting, Done, Rejected),
             (Rejecting, Refused, Rejected),
+            (MarkingCancelling, Done, CancelRefunding),
+            (MarkingCancelling, Refused, CancelRefunding),
             (CancelRefunding, Done, CancelReleasing),
             (CancelRefunding, Refused, CancelReleasing),
             (CancelReleasing, Done, CancellingReservation),
@@ -246,8 +258,10 @@ mod tests {
     fn only_confirmed_bookings_cancel() {
         for state in ALL {
             let expected = match state {
-                Confirmed => Some(CancelRefunding),
-                CancelRefunding | CancelReleasing | CancellingReservation | Cancelled => Some(state),
+                Confirmed => Some(MarkingCancelling),
+                MarkingCancelling | CancelRefunding | CancelReleasing | CancellingReservation | Cancelled => {
+                    Some(state)
+                }
                 _ => None,
             };
             assert_eq!(state.cancel(), expected, "{state:?}");
@@ -263,35 +277,50 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Any sequence of outcomes ends in a terminal state within a bounded
-        /// number of steps, and a booking that took money either keeps it
-        /// (CONFIRMED) or passed through Refunding before REJECTED.
+        /// Any sequence of outcomes, with or without a cancel once CONFIRMED,
+        /// ends in a terminal state within a bounded number of steps, in which
+        /// every completed step is kept (CONFIRMED) or compensated (REJECTED,
+        /// CANCELLED): money refunded, seats released, reservation closed.
         #[test]
-        fn every_run_terminates_and_compensates(outcomes in proptest::collection::vec(proptest::bool::ANY, 0..32)) {
+        fn every_run_terminates_and_compensates(
+            outcomes in proptest::collection::vec(proptest::bool::ANY, 0..40),
+            cancel in proptest::bool::ANY,
+        ) {
             let mut state = CreatingReservation;
-            let mut charged = false;
-            let mut refunded = false;
-            let mut held = false;
-            let mut released = false;
-            for done in outcomes.iter().copied().chain(std::iter::repeat(true)).take(16) {
+            let (mut created, mut held, mut charged) = (false, false, false);
+            let (mut closed, mut released, mut refunded) = (false, false, false);
+            let mut cancelled_once = false;
+            let mut outcomes = outcomes.into_iter().chain(std::iter::repeat(true));
+            for _ in 0..24 {
+                if state == Confirmed && cancel && !cancelled_once {
+                    cancelled_once = true;
+                    state = state.cancel().expect("a confirmed booking can be cancelled");
+                }
                 let Some(step) = state.step() else { break };
-                let outcome = if done { Done } else { Refused };
+                let outcome = if outcomes.next().unwrap_or(true) { Done } else { Refused };
                 match (step, outcome) {
-                    (Step::Charge, Done) => charged = true,
+                    (Step::CreateReservation, Done) => created = true,
                     (Step::HoldSeats, Done) => held = true,
-                    (Step::Refund, _) => refunded = true,
+                    (Step::Charge, Done) => charged = true,
+                    (Step::RejectReservation | Step::CancelReservation, _) => closed = true,
                     (Step::ReleaseSeats, _) => released = true,
+                    (Step::Refund, _) => refunded = true,
                     _ => {}
                 }
                 state = state.next(outcome);
             }
             proptest::prop_assert!(state.is_terminal(), "ended in {state:?}");
-            if state == Rejected {
-                proptest::prop_assert!(!charged || refunded, "charged and not refunded");
-                proptest::prop_assert!(!held || released, "held and not released");
-            }
-            if state == Confirmed {
-                proptest::prop_assert!(charged && held && !refunded && !released);
+            match state {
+                Confirmed => proptest::prop_assert!(
+                    created && held && charged && !closed && !released && !refunded && !(cancel && cancelled_once)
+                ),
+                Rejected | Cancelled => {
+                    proptest::prop_assert!(!charged || refunded, "charged and not refunded");
+                    proptest::prop_assert!(!held || released, "held and not released");
+                    proptest::prop_assert!(!created || closed, "reservation left open");
+                    proptest::prop_assert_eq!(state == Cancelled, cancelled_once);
+                }
+                _ => unreachable!("terminal"),
             }
         }
     }

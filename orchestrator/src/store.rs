@@ -176,7 +176,7 @@ pub async fn release(conn: &mut AsyncPgConnection, saga: &SagaRow) -> Result<()>
 /// CONFIRMED (any more).
 pub async fn begin_cancel(conn: &mut AsyncPgConnection, booking_number: &str, reason: &str) -> Result<bool> {
     diesel::sql_query(
-        "UPDATE sagas SET state = 'CANCEL_REFUNDING', reason = $2, attempts = 0, next_run_at = now(), \
+        "UPDATE sagas SET state = 'MARKING_CANCELLING', reason = $2, attempts = 0, next_run_at = now(), \
          updated_at = now() WHERE booking_number = $1 AND state = 'CONFIRMED'",
     )
     .bind::<Text, _>(booking_number)

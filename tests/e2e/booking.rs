@@ -62,7 +62,7 @@ async fn a_booking_is_confirmed_looked_up_and_cancelled() -> anyhow::Result<()> 
             &format!("SELECT count(*) AS n FROM saga_steps WHERE booking_number = '{number}'"),
         )
         .await?;
-    assert_eq!(steps, 8, "5 booking steps + 3 cancel steps");
+    assert_eq!(steps, 9, "5 booking steps + 4 cancel steps");
     Ok(())
 }
 

@@ -226,8 +226,9 @@ async fn a_killed_orchestrator_finishes_every_saga_without_charging_twice() -> R
         recoveries.push((point, took));
     }
 
-    // Killed inside a cancellation: after the refund, and before the release.
-    for (i, point) in ["after:CANCEL_REFUNDING", "before:CANCEL_RELEASING"].into_iter().enumerate() {
+    // Killed inside a cancellation: after marking it, after the refund, before the release.
+    let cancel_points = ["after:MARKING_CANCELLING", "after:CANCEL_REFUNDING", "before:CANCEL_RELEASING"];
+    for (i, point) in cancel_points.into_iter().enumerate() {
         arm(&app, "").await?;
         let seat = vec![format!("D-{}", i + 1)];
         let booked = book(orchestrator.clone(), request(&screening, &seat, &uuid::Uuid::new_v4().to_string())).await?;
@@ -237,6 +238,11 @@ async fn a_killed_orchestrator_finishes_every_saga_without_charging_twice() -> R
         let mut client = BookingServiceClient::new(orchestrator.clone());
         let call = tokio::spawn(async move { client.cancel_booking(cancel).await });
         wait_for_failpoint_of(&app, &booked.booking_number).await.with_context(|| point.to_owned())?;
+        if point != "after:MARKING_CANCELLING" {
+            // The customer sees the cancellation under way.
+            let found = app.get(&format!("/v1/bookings/{}", booked.booking_number)).await?.ok()?;
+            ensure!(found["status"] == "BOOKING_STATUS_CANCELLING", "{point}: {found}");
+        }
         let (state, took) = kill_and_recover(&app, &booked.booking_number).await?;
         call.abort();
         ensure!(state == "CANCELLED", "{point}: {} ended {state}", booked.booking_number);
@@ -245,7 +251,7 @@ async fn a_killed_orchestrator_finishes_every_saga_without_charging_twice() -> R
 
     // One charge per booking, refunds for the cancelled, no seat held or sold twice.
     let report = invariants::check(&app.stack, &Limits::default()).await?;
-    ensure!(report.captured_payments == 9 && report.refunded_payments == 2, "{report:?}");
+    ensure!(report.captured_payments == 9 && report.refunded_payments == 3, "{report:?}");
     ensure!(report.sold_seats == 9, "{report:?}");
     eprintln!("recovery after kill -9 (kill -> terminal, incl. restart): {recoveries:?}");
     app.stack.shutdown().await

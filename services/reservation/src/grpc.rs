@@ -138,21 +138,35 @@ impl pb::reservation_service_server::ReservationService for ReservationApi {
         Ok(Response::new(booking_to_proto(row)))
     }
 
+    async fn begin_cancellation(
+        &self,
+        request: Request<pb::CancelReservationRequest>,
+    ) -> Result<Response<pb::Booking>, Status> {
+        let correlation_id = correlation::from_metadata(request.metadata());
+        let (number, reason) = parse_cancel(request.into_inner())?;
+        let row = self.service.begin_cancellation(&number, &reason, &correlation_id).await.map_err(to_status)?;
+        Ok(Response::new(booking_to_proto(row)))
+    }
+
     async fn cancel_reservation(
         &self,
         request: Request<pb::CancelReservationRequest>,
     ) -> Result<Response<pb::Booking>, Status> {
         let correlation_id = correlation::from_metadata(request.metadata());
-        let req = request.into_inner();
-        let mut violations = Violations::default();
-        let number = parse_number(&req.booking_number, &mut violations);
-        let reason = domain::reason(&req.reason).map_err(|e| violations.add("reason", e)).ok();
-        let (Some(number), Some(reason)) = violations.check((number, reason))? else {
-            unreachable!("no violations means every field parsed")
-        };
-        let row = self.service.cancel(&number, reason, &correlation_id).await.map_err(to_status)?;
+        let (number, reason) = parse_cancel(request.into_inner())?;
+        let row = self.service.cancel(&number, &reason, &correlation_id).await.map_err(to_status)?;
         Ok(Response::new(booking_to_proto(row)))
     }
+}
+
+fn parse_cancel(req: pb::CancelReservationRequest) -> Result<(BookingNumber, String), Status> {
+    let mut violations = Violations::default();
+    let number = parse_number(&req.booking_number, &mut violations);
+    let reason = domain::reason(&req.reason).map_err(|e| violations.add("reason", e)).ok();
+    let (Some(number), Some(reason)) = violations.check((number, reason))? else {
+        unreachable!("no violations means every field parsed")
+    };
+    Ok((number, reason.to_owned()))
 }
 
 #[tonic::async_trait]

@@ -135,6 +135,17 @@ impl Service {
         self.change(number, to, change, correlation_id).await
     }
 
+    /// CONFIRMED -> CANCELLING, while the refund and the release run.
+    pub async fn begin_cancellation(
+        &self,
+        number: &BookingNumber,
+        reason: &str,
+        correlation_id: &str,
+    ) -> Result<ReservationRow, Error> {
+        let change = Change { status: Status::Cancelling.as_str(), reason, ..Change::default() };
+        self.change(number, Status::Cancelling, change, correlation_id).await
+    }
+
     pub async fn cancel(
         &self,
         number: &BookingNumber,
