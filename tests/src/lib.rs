@@ -60,16 +60,41 @@ where
 
 /// A free TCP port on 127.0.0.1, drawn at random from 20000..32000: below
 /// Linux's ephemeral range (32768..), so an outgoing connection of some other
-/// process cannot take it between our check and the server's bind, and two
-/// stacks starting at once rarely draw the same one.
+/// process cannot take it between our check and the server's bind. Each port
+/// handed out is claimed for the life of this process by a file in
+/// `$TMPDIR/cinema-ports/`, so stacks started at once (several test processes)
+/// never draw the same one.
 pub fn free_port() -> anyhow::Result<u16> {
+    let claims = std::env::temp_dir().join("cinema-ports");
+    std::fs::create_dir_all(&claims)?;
     for _ in 0..1000 {
         let port = 20_000 + (uuid::Uuid::new_v4().as_u128() % 12_000) as u16;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() && claim_port(&claims.join(port.to_string())) {
             return Ok(port);
         }
     }
     anyhow::bail!("no free port in 20000..32000")
+}
+
+/// Creates the claim file with our pid; a claim of a dead process is taken over.
+fn claim_port(path: &std::path::Path) -> bool {
+    use std::io::Write as _;
+    for _ in 0..2 {
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+            Ok(mut file) => return write!(file, "{}", std::process::id()).is_ok(),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let owner = std::fs::read_to_string(path).unwrap_or_default();
+                let alive = owner.trim().parse::<u32>().is_ok_and(|pid| {
+                    pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists()
+                });
+                if alive || std::fs::remove_file(path).is_err() {
+                    return false;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    false
 }
 
 /// Whether something accepts TCP connections on `127.0.0.1:port`.
