@@ -13,12 +13,14 @@
 //! - [`server`]: the gRPC server every service runs: health (readiness and
 //!   liveness), reflection v1 and v1alpha, graceful drain on SIGTERM / Ctrl-C.
 //! - [`client`]: channels to other services, with connect and request deadlines.
+//! - [`breaker`]: a circuit breaker (closed / open / half-open) as a tower layer.
 //! - [`status`]: the few ways a service says no (field violations, reasons).
 //!
 //! Invariant: an event is enqueued in the same transaction as the state change
 //! it describes, and every consumer records the event id in the same
 //! transaction as its effect. Delivery is at least once; effects are exactly once.
 
+pub mod breaker;
 pub mod bus;
 pub mod client;
 pub mod config;

@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use cinema_mesh::breaker::{self, Breaker};
 use cinema_mesh::{Shutdown, client, store};
 use cinema_proto::booking::v1::booking_service_server::BookingServiceServer;
 use cinema_proto::payment::v1::payment_service_client::PaymentServiceClient;
@@ -41,6 +42,14 @@ impl App {
             seats: SeatInventoryServiceClient::new(seats.clone()),
             payment: PaymentServiceClient::new(client::channel(&c.payment_url, step_timeout)?),
             reservation: ReservationServiceClient::new(client::channel(&c.reservation_url, step_timeout)?),
+            payment_breaker: Breaker::new(
+                "payment",
+                breaker::Settings {
+                    failure_threshold: c.payment_breaker_failures.max(1),
+                    open_for: Duration::from_millis(c.payment_breaker_open_ms),
+                    half_open_probes: c.payment_breaker_probes.max(1),
+                },
+            ),
         };
         let options = Options {
             lease: Duration::from_secs(c.lease_secs),

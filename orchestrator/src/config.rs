@@ -17,6 +17,11 @@ pub struct Config {
     pub backoff_cap_ms: u64,
     /// How long a booking may retry its forward steps before it is compensated.
     pub saga_timeout_secs: u64,
+    /// Payment's circuit breaker: failures in a row that open it, how long it
+    /// stays open, and how many probes it lets through when half-open.
+    pub payment_breaker_failures: u32,
+    pub payment_breaker_open_ms: u64,
+    pub payment_breaker_probes: u32,
     /// Test hook (`before:<STATE>` / `after:<STATE>`): hang there so a crash
     /// test can kill the process at that point. Empty in production.
     pub failpoint: String,
@@ -35,6 +40,9 @@ impl Default for Config {
             backoff_base_ms: 50,
             backoff_cap_ms: 10_000,
             saga_timeout_secs: 900,
+            payment_breaker_failures: 5,
+            payment_breaker_open_ms: 5_000,
+            payment_breaker_probes: 1,
             failpoint: String::new(),
         }
     }

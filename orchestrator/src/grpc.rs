@@ -65,7 +65,14 @@ async fn spawn(work: impl Future<Output = Result<SagaRow, Error>> + Send + 'stat
 
 fn result_of(saga: SagaRow) -> pb::BookingResult {
     let state = State::parse(&saga.state).unwrap_or(State::CreatingReservation);
-    let holding = matches!(state, State::Charging | State::ConfirmingSeats | State::ConfirmingReservation);
+    let holding = matches!(
+        state,
+        State::Charging
+            | State::MarkingAwaitingPayment
+            | State::AwaitingPayment
+            | State::ConfirmingSeats
+            | State::ConfirmingReservation
+    );
     pb::BookingResult {
         booking_number: saga.booking_number,
         status: state.status().into(),

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
+use cinema_mesh::breaker::{Breaker, BreakerLayer};
 use cinema_mesh::correlation;
 use cinema_mesh::store::{Pool, get};
 use cinema_proto::common::v1::{BookingStatus, Money};
@@ -21,6 +22,7 @@ use cinema_proto::seats::v1::{self as seats, seat_inventory_service_client::Seat
 use diesel_async::AsyncConnection;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
+use tower::{Layer as _, Service as _};
 
 use crate::saga::{Outcome, State, Step};
 use crate::store::{self, SagaRow, StepRecord};
@@ -54,6 +56,8 @@ pub struct Participants {
     pub seats: SeatInventoryServiceClient<Channel>,
     pub payment: PaymentServiceClient<Channel>,
     pub reservation: ReservationServiceClient<Channel>,
+    /// Guards every call to payment: while open, payment is not called.
+    pub payment_breaker: Breaker,
 }
 
 #[derive(Clone, Debug)]
@@ -117,7 +121,14 @@ pub struct Runner {
 enum Answer {
     Done,
     Refused(String),
-    Retry { class: Class, detail: String },
+    /// Payment is unavailable: keep the hold, try later.
+    Deferred(String),
+    /// The hold expired before payment.
+    Expired(String),
+    Retry {
+        class: Class,
+        detail: String,
+    },
 }
 
 impl Runner {
@@ -146,19 +157,24 @@ impl Runner {
             let answer = self.run_step(step, &mut saga).await;
             self.failpoint(Phase::After, state, &saga).await;
             let attempt = saga.attempts + 1;
-            let (outcome, detail, retry) = match answer {
-                Answer::Done => ("done", String::new(), None),
-                Answer::Refused(reason) => ("refused", reason, None),
+            // `None`: retry this step after the backoff.
+            let (outcome, detail, result) = match answer {
+                Answer::Done => ("done", String::new(), Some(Outcome::Done)),
+                Answer::Refused(reason) => ("refused", reason, Some(Outcome::Refused)),
+                Answer::Expired(reason) => ("expired", reason, Some(Outcome::Expired)),
+                // Still unavailable while awaiting payment: try again later (not inline).
+                Answer::Deferred(detail) if state == State::AwaitingPayment => ("deferred", detail, None),
+                Answer::Deferred(detail) => ("deferred", detail, Some(Outcome::Deferred)),
                 Answer::Retry { class, detail } if class == Class::Bug && attempt > self.options.bug_retries => {
                     tracing::error!(message = "Participant keeps failing; compensating.", booking_number = %saga.booking_number, step = step.as_str(), %detail);
-                    ("refused", format!("internal error during {}", step.as_str()), None)
+                    ("refused", format!("internal error during {}", step.as_str()), Some(Outcome::Refused))
                 }
                 Answer::Retry { detail, .. } if state.is_forward() && self.timed_out(&saga) => {
                     tracing::warn!(message = "Saga timed out; compensating.", booking_number = %saga.booking_number, step = step.as_str(), %detail);
                     let timeout = self.options.saga_timeout.as_secs();
-                    ("refused", format!("gave up after {timeout} s: {detail}"), None)
+                    ("refused", format!("gave up after {timeout} s: {detail}"), Some(Outcome::Refused))
                 }
-                Answer::Retry { detail, .. } => ("retry", detail, Some(self.backoff(attempt))),
+                Answer::Retry { detail, .. } => ("retry", detail, None),
             };
             let record = StepRecord {
                 booking_number: &saga.booking_number,
@@ -170,11 +186,14 @@ impl Runner {
                 started_at,
                 runner: &self.options.runner_id,
             };
-            let kept = match retry {
-                None => {
-                    let result = if outcome == "done" { Outcome::Done } else { Outcome::Refused };
-                    if result == Outcome::Refused && saga.reason.is_empty() {
-                        saga.reason = detail.clone();
+            let kept = match result {
+                Some(result) => {
+                    match result {
+                        Outcome::Refused if saga.reason.is_empty() => saga.reason = detail.clone(),
+                        Outcome::Deferred => saga.reason = awaiting_reason(&saga),
+                        Outcome::Expired => saga.reason = detail.clone(),
+                        Outcome::Done if state == State::AwaitingPayment => saga.reason.clear(),
+                        _ => {}
                     }
                     let next = state.next(result);
                     saga.state = next.as_str().into();
@@ -183,10 +202,17 @@ impl Runner {
                     tracing::info!(message = "Saga step finished.", booking_number = %saga.booking_number, step = step.as_str(), outcome, next = next.as_str());
                     self.persist(&saga, record, Utc::now(), lease).await?
                 }
-                Some(backoff) => {
+                None => {
                     saga.attempts = attempt;
+                    let mut backoff = self.backoff(attempt);
+                    if let Some(expiry) = saga.hold_expires_at.filter(|_| state == State::AwaitingPayment) {
+                        // Wake up at the hold's expiry at the latest, to expire the booking on time.
+                        let left = (expiry - Utc::now()).to_std().unwrap_or_default();
+                        backoff = backoff.min(left + Duration::from_millis(10));
+                    }
                     tracing::warn!(message = "Saga step failed; will retry.", booking_number = %saga.booking_number, step = step.as_str(), attempt, %detail, backoff_ms = backoff.as_millis() as u64);
-                    if tokio::time::Instant::now() + backoff > deadline {
+                    let awaiting = state == State::AwaitingPayment;
+                    if awaiting || tokio::time::Instant::now() + backoff > deadline {
                         let next_run = Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default();
                         let kept = self.persist(&saga, record, next_run, None).await?;
                         return if kept { Ok(saga) } else { self.reread(saga).await };
@@ -319,7 +345,7 @@ impl Runner {
             Step::Charge => {
                 // A payment is tied to a live hold: never charge for seats that may be gone.
                 if saga.hold_expires_at.is_some_and(|expiry| expiry <= Utc::now()) {
-                    return Answer::Refused("the seat hold expired before payment".into());
+                    return Answer::Expired("the seat hold expired before payment".into());
                 }
                 let request = payment::ChargeRequest {
                     idempotency_key: key,
@@ -328,7 +354,13 @@ impl Runner {
                     amount: Some(money(saga)),
                     card_token: saga.card_token.clone(),
                 };
-                match p.payment.clone().charge(correlation::request(request, &cid)).await {
+                let client = p.payment.clone();
+                let charge = tower::service_fn(move |request| {
+                    let mut client = client.clone();
+                    async move { client.charge(request).await }
+                });
+                let mut charge = BreakerLayer(p.payment_breaker.clone()).layer(charge);
+                match charge.call(correlation::request(request, &cid)).await {
                     Ok(response) => {
                         let payment = response.into_inner();
                         saga.payment_id = Some(payment.payment_id);
@@ -337,8 +369,23 @@ impl Runner {
                         }
                         Ok(())
                     }
+                    Err(status) if classify(status.code()) == Class::Transient => {
+                        return Answer::Deferred(format!("{:?}: {}", status.code(), status.message()));
+                    }
                     Err(status) => Err(status),
                 }
+            }
+            Step::AwaitPayment => {
+                let request = reservation::AwaitPaymentRequest { booking_number: number, reason: saga.reason.clone() };
+                p.reservation.clone().await_payment(correlation::request(request, &cid)).await.map(drop)
+            }
+            Step::ExpireReservation => {
+                let request = reservation::RejectReservationRequest {
+                    booking_number: number,
+                    status: BookingStatus::Expired.into(),
+                    reason: saga.reason.clone(),
+                };
+                p.reservation.clone().reject_reservation(correlation::request(request, &cid)).await.map(drop)
             }
             Step::ConfirmSeats => {
                 let request = seats::ConfirmSeatsRequest { booking_number: number };
@@ -361,7 +408,13 @@ impl Runner {
                 Some(payment_id) => {
                     let request =
                         payment::RefundRequest { idempotency_key: key, payment_id, reason: saga.reason.clone() };
-                    p.payment.clone().refund(correlation::request(request, &cid)).await.map(drop)
+                    let client = p.payment.clone();
+                    let refund = tower::service_fn(move |request| {
+                        let mut client = client.clone();
+                        async move { client.refund(request).await }
+                    });
+                    let mut refund = BreakerLayer(p.payment_breaker.clone()).layer(refund);
+                    refund.call(correlation::request(request, &cid)).await.map(drop)
                 }
             },
             Step::ReleaseSeats => {
@@ -394,6 +447,17 @@ impl Runner {
                 class => Answer::Retry { class, detail: format!("{:?}: {}", status.code(), status.message()) },
             },
         }
+    }
+}
+
+/// What a customer awaiting payment is told.
+fn awaiting_reason(saga: &SagaRow) -> String {
+    match saga.hold_expires_at {
+        Some(expiry) => format!(
+            "payment is unavailable right now; your seats stay held and payment is retried automatically until {}",
+            expiry.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        None => "payment is unavailable right now; payment is retried automatically".into(),
     }
 }
 

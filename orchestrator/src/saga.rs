@@ -10,6 +10,12 @@
 //! CreatingReservation     HoldingSeats            Rejected
 //! HoldingSeats            Charging                Rejecting
 //! Charging                ConfirmingSeats         Releasing        (declined)
+//!   on Deferred (payment unavailable: keep the hold)  MarkingAwaitingPayment
+//!   on Expired (the hold expired before payment)      ExpiringRelease
+//! MarkingAwaitingPayment  AwaitingPayment         AwaitingPayment
+//! AwaitingPayment         ConfirmingSeats         Releasing        (Deferred: retry later; Expired as above)
+//! ExpiringRelease         ExpiringReservation     ExpiringReservation
+//! ExpiringReservation     Expired                 Expired
 //! ConfirmingSeats         ConfirmingReservation   Refunding        (hold expired)
 //! ConfirmingReservation   Confirmed               Refunding
 //! Refunding               Releasing               Releasing
@@ -31,9 +37,14 @@ pub enum State {
     CreatingReservation,
     HoldingSeats,
     Charging,
+    MarkingAwaitingPayment,
+    AwaitingPayment,
     ConfirmingSeats,
     ConfirmingReservation,
     Confirmed,
+    ExpiringRelease,
+    ExpiringReservation,
+    Expired,
     Refunding,
     Releasing,
     Rejecting,
@@ -56,6 +67,8 @@ pub enum Step {
     Refund,
     ReleaseSeats,
     RejectReservation,
+    AwaitPayment,
+    ExpireReservation,
     BeginCancellation,
     CancelReservation,
 }
@@ -65,15 +78,25 @@ pub enum Step {
 pub enum Outcome {
     Done,
     Refused,
+    /// Payment is unavailable (breaker open, overloaded, down): keep the hold
+    /// and try again later. Only the payment steps answer this.
+    Deferred,
+    /// The seat hold expired before payment. Only the payment steps answer this.
+    Expired,
 }
 
-pub const ALL: [State; 15] = [
+pub const ALL: [State; 20] = [
     State::CreatingReservation,
     State::HoldingSeats,
     State::Charging,
+    State::MarkingAwaitingPayment,
+    State::AwaitingPayment,
     State::ConfirmingSeats,
     State::ConfirmingReservation,
     State::Confirmed,
+    State::ExpiringRelease,
+    State::ExpiringReservation,
+    State::Expired,
     State::Refunding,
     State::Releasing,
     State::Rejecting,
@@ -87,13 +110,22 @@ pub const ALL: [State; 15] = [
 
 impl State {
     pub fn is_terminal(self) -> bool {
-        matches!(self, State::Confirmed | State::Rejected | State::Cancelled)
+        matches!(self, State::Confirmed | State::Rejected | State::Expired | State::Cancelled)
     }
 
     /// On the way to CONFIRMED (nothing to undo has started yet).
     pub fn is_forward(self) -> bool {
         use State::*;
-        matches!(self, CreatingReservation | HoldingSeats | Charging | ConfirmingSeats | ConfirmingReservation)
+        matches!(
+            self,
+            CreatingReservation
+                | HoldingSeats
+                | Charging
+                | MarkingAwaitingPayment
+                | AwaitingPayment
+                | ConfirmingSeats
+                | ConfirmingReservation
+        )
     }
 
     /// The step to run, or `None` in a terminal state.
@@ -102,7 +134,10 @@ impl State {
         Some(match self {
             CreatingReservation => Step::CreateReservation,
             HoldingSeats => Step::HoldSeats,
-            Charging => Step::Charge,
+            Charging | AwaitingPayment => Step::Charge,
+            MarkingAwaitingPayment => Step::AwaitPayment,
+            ExpiringRelease => Step::ReleaseSeats,
+            ExpiringReservation => Step::ExpireReservation,
             ConfirmingSeats => Step::ConfirmSeats,
             ConfirmingReservation => Step::ConfirmReservation,
             Refunding | CancelRefunding => Step::Refund,
@@ -110,7 +145,7 @@ impl State {
             Rejecting => Step::RejectReservation,
             MarkingCancelling => Step::BeginCancellation,
             CancellingReservation => Step::CancelReservation,
-            Confirmed | Rejected | Cancelled => return None,
+            Confirmed | Rejected | Expired | Cancelled => return None,
         })
     }
 
@@ -123,8 +158,14 @@ impl State {
             (CreatingReservation, Refused) => Rejected,
             (HoldingSeats, Done) => Charging,
             (HoldingSeats, Refused) => Rejecting,
-            (Charging, Done) => ConfirmingSeats,
-            (Charging, Refused) => Releasing,
+            (Charging | AwaitingPayment, Done) => ConfirmingSeats,
+            (Charging | AwaitingPayment, Refused) => Releasing,
+            (Charging, Deferred) => MarkingAwaitingPayment,
+            (AwaitingPayment, Deferred) => AwaitingPayment,
+            (Charging | AwaitingPayment, Outcome::Expired) => ExpiringRelease,
+            (MarkingAwaitingPayment, _) => AwaitingPayment,
+            (ExpiringRelease, _) => ExpiringReservation,
+            (ExpiringReservation, _) => State::Expired,
             (ConfirmingSeats, Done) => ConfirmingReservation,
             (ConfirmingSeats, Refused) => Refunding,
             (ConfirmingReservation, Done) => Confirmed,
@@ -136,7 +177,9 @@ impl State {
             (CancelRefunding, _) => CancelReleasing,
             (CancelReleasing, _) => CancellingReservation,
             (CancellingReservation, _) => Cancelled,
-            (terminal @ (Confirmed | Rejected | Cancelled), _) => terminal,
+            (terminal @ (Confirmed | Rejected | State::Expired | Cancelled), _) => terminal,
+            // Only payment answers Deferred or Expired; anywhere else they mean "no".
+            (other, Deferred | Outcome::Expired) => other.next(Refused),
         }
     }
 
@@ -161,6 +204,10 @@ impl State {
                 BookingStatus::Pending
             }
             Refunding | Releasing | Rejecting => BookingStatus::Pending,
+            MarkingAwaitingPayment | AwaitingPayment | ExpiringRelease | ExpiringReservation => {
+                BookingStatus::AwaitingPayment
+            }
+            Expired => BookingStatus::Expired,
             Confirmed => BookingStatus::Confirmed,
             Rejected => BookingStatus::Rejected,
             MarkingCancelling | CancelRefunding | CancelReleasing | CancellingReservation => BookingStatus::Cancelling,
@@ -174,6 +221,11 @@ impl State {
             CreatingReservation => "CREATING_RESERVATION",
             HoldingSeats => "HOLDING_SEATS",
             Charging => "CHARGING",
+            MarkingAwaitingPayment => "MARKING_AWAITING_PAYMENT",
+            AwaitingPayment => "AWAITING_PAYMENT",
+            ExpiringRelease => "EXPIRING_RELEASE",
+            ExpiringReservation => "EXPIRING_RESERVATION",
+            Expired => "EXPIRED",
             ConfirmingSeats => "CONFIRMING_SEATS",
             ConfirmingReservation => "CONFIRMING_RESERVATION",
             Confirmed => "CONFIRMED",
@@ -206,6 +258,8 @@ impl Step {
             Step::Refund => "refund",
             Step::ReleaseSeats => "release-seats",
             Step::RejectReservation => "reject-reservation",
+            Step::AwaitPayment => "await-payment",
+            Step::ExpireReservation => "expire-reservation",
             Step::BeginCancellation => "begin-cancellation",
             Step::CancelReservation => "cancel-reservation",
         }
@@ -227,6 +281,21 @@ mod tests {
             (HoldingSeats, Refused, Rejecting),
             (Charging, Done, ConfirmingSeats),
             (Charging, Refused, Releasing),
+            (Charging, Deferred, MarkingAwaitingPayment),
+            (Charging, Outcome::Expired, ExpiringRelease),
+            (MarkingAwaitingPayment, Done, AwaitingPayment),
+            (MarkingAwaitingPayment, Refused, AwaitingPayment),
+            (AwaitingPayment, Done, ConfirmingSeats),
+            (AwaitingPayment, Refused, Releasing),
+            (AwaitingPayment, Deferred, AwaitingPayment),
+            (AwaitingPayment, Outcome::Expired, ExpiringRelease),
+            (ExpiringRelease, Done, ExpiringReservation),
+            (ExpiringRelease, Refused, ExpiringReservation),
+            (ExpiringReservation, Done, State::Expired),
+            (ExpiringReservation, Refused, State::Expired),
+            (HoldingSeats, Deferred, Rejecting),
+            (ConfirmingSeats, Outcome::Expired, Refunding),
+            (State::Expired, Done, State::Expired),
             (ConfirmingSeats, Done, ConfirmingReservation),
             (ConfirmingSeats, Refused, Refunding),
             (ConfirmingReservation, Done, Confirmed),
@@ -283,26 +352,31 @@ mod tests {
         /// CANCELLED): money refunded, seats released, reservation closed.
         #[test]
         fn every_run_terminates_and_compensates(
-            outcomes in proptest::collection::vec(proptest::bool::ANY, 0..40),
+            outcomes in proptest::collection::vec(0u8..4, 0..40),
             cancel in proptest::bool::ANY,
         ) {
             let mut state = CreatingReservation;
             let (mut created, mut held, mut charged) = (false, false, false);
             let (mut closed, mut released, mut refunded) = (false, false, false);
             let mut cancelled_once = false;
-            let mut outcomes = outcomes.into_iter().chain(std::iter::repeat(true));
-            for _ in 0..24 {
+            let mut outcomes = outcomes.into_iter().chain(std::iter::repeat(0));
+            for _ in 0..64 {
                 if state == Confirmed && cancel && !cancelled_once {
                     cancelled_once = true;
                     state = state.cancel().expect("a confirmed booking can be cancelled");
                 }
                 let Some(step) = state.step() else { break };
-                let outcome = if outcomes.next().unwrap_or(true) { Done } else { Refused };
+                let outcome = match outcomes.next().unwrap_or(0) {
+                    0 => Done,
+                    1 => Refused,
+                    2 => Deferred,
+                    _ => Outcome::Expired,
+                };
                 match (step, outcome) {
                     (Step::CreateReservation, Done) => created = true,
                     (Step::HoldSeats, Done) => held = true,
                     (Step::Charge, Done) => charged = true,
-                    (Step::RejectReservation | Step::CancelReservation, _) => closed = true,
+                    (Step::RejectReservation | Step::ExpireReservation | Step::CancelReservation, _) => closed = true,
                     (Step::ReleaseSeats, _) => released = true,
                     (Step::Refund, _) => refunded = true,
                     _ => {}
@@ -314,6 +388,11 @@ mod tests {
                 Confirmed => proptest::prop_assert!(
                     created && held && charged && !closed && !released && !refunded && !(cancel && cancelled_once)
                 ),
+                State::Expired => {
+                    proptest::prop_assert!(!charged, "charged for an expired hold");
+                    proptest::prop_assert!(!held || released, "held and not released");
+                    proptest::prop_assert!(!created || closed, "reservation left open");
+                }
                 Rejected | Cancelled => {
                     proptest::prop_assert!(!charged || refunded, "charged and not refunded");
                     proptest::prop_assert!(!held || released, "held and not released");

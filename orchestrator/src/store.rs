@@ -56,7 +56,7 @@ const COLUMNS: &str = "booking_number, request_id, customer_id, screening_id, se
     currency, amount, payment_id, hold_expires_at, movie_title, screen_name, starts_at, correlation_id, attempts, \
     created_at, lease_token";
 
-const TERMINAL: &str = "('CONFIRMED', 'REJECTED', 'CANCELLED')";
+const TERMINAL: &str = "('CONFIRMED', 'REJECTED', 'EXPIRED', 'CANCELLED')";
 
 /// Inserts a new saga leased to the caller; `false` when the request id is taken.
 pub async fn insert(conn: &mut AsyncPgConnection, saga: &SagaRow, lease_until: DateTime<Utc>) -> Result<bool> {

@@ -22,7 +22,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::{Service, Stack, poll_until};
 
-const TERMINAL: [&str; 3] = ["CONFIRMED", "REJECTED", "CANCELLED"];
+const TERMINAL: [&str; 4] = ["CONFIRMED", "REJECTED", "EXPIRED", "CANCELLED"];
 
 /// The deadlines the checker holds the system to.
 #[derive(Clone, Debug)]
@@ -118,7 +118,7 @@ pub async fn settle(stack: &Stack, deadline: Duration) -> Result<Duration> {
     let started = std::time::Instant::now();
     poll_until("every saga to finish", deadline, Duration::from_millis(100), || async {
         let open: Count = diesel::sql_query(
-            "SELECT count(*) AS n FROM sagas WHERE state NOT IN ('CONFIRMED', 'REJECTED', 'CANCELLED')",
+            "SELECT count(*) AS n FROM sagas WHERE state NOT IN ('CONFIRMED', 'REJECTED', 'EXPIRED', 'CANCELLED')",
         )
         .get_result(&mut connect(stack, Service::Orchestrator).await?)
         .await?;

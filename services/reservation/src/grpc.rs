@@ -138,6 +138,15 @@ impl pb::reservation_service_server::ReservationService for ReservationApi {
         Ok(Response::new(booking_to_proto(row)))
     }
 
+    async fn await_payment(&self, request: Request<pb::AwaitPaymentRequest>) -> Result<Response<pb::Booking>, Status> {
+        let correlation_id = correlation::from_metadata(request.metadata());
+        let req = request.into_inner();
+        let (number, reason) =
+            parse_cancel(pb::CancelReservationRequest { booking_number: req.booking_number, reason: req.reason })?;
+        let row = self.service.await_payment(&number, &reason, &correlation_id).await.map_err(to_status)?;
+        Ok(Response::new(booking_to_proto(row)))
+    }
+
     async fn begin_cancellation(
         &self,
         request: Request<pb::CancelReservationRequest>,
@@ -159,6 +168,7 @@ impl pb::reservation_service_server::ReservationService for ReservationApi {
     }
 }
 
+/// The booking number and reason of a status change request.
 fn parse_cancel(req: pb::CancelReservationRequest) -> Result<(BookingNumber, String), Status> {
     let mut violations = Violations::default();
     let number = parse_number(&req.booking_number, &mut violations);

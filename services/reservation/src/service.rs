@@ -135,6 +135,17 @@ impl Service {
         self.change(number, to, change, correlation_id).await
     }
 
+    /// PENDING -> AWAITING_PAYMENT, while payment is unavailable.
+    pub async fn await_payment(
+        &self,
+        number: &BookingNumber,
+        reason: &str,
+        correlation_id: &str,
+    ) -> Result<ReservationRow, Error> {
+        let change = Change { status: Status::AwaitingPayment.as_str(), reason, ..Change::default() };
+        self.change(number, Status::AwaitingPayment, change, correlation_id).await
+    }
+
     /// CONFIRMED -> CANCELLING, while the refund and the release run.
     pub async fn begin_cancellation(
         &self,

@@ -1,0 +1,247 @@
+//! A circuit breaker for calls to another service, as a tower layer.
+//!
+//! Closed: calls pass; `failure_threshold` failures in a row open it.
+//! Open: calls fail at once with UNAVAILABLE ("circuit open") for `open_for`.
+//! Half-open: up to `half_open_probes` calls pass as probes; a success closes
+//! the breaker, a failure opens it again. Only failures that say the peer is
+//! unwell count (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNKNOWN,
+//! INTERNAL); a business "no" is a healthy answer.
+
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::time::Instant;
+use tonic::{Code, Status};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub failure_threshold: u32,
+    pub open_for: Duration,
+    pub half_open_probes: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { failure_threshold: 5, open_for: Duration::from_secs(5), half_open_probes: 1 }
+    }
+}
+
+/// What the breaker lets through now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Closed { failures: u32 },
+    Open { until: Instant },
+    HalfOpen { probes: u32 },
+}
+
+/// The shared breaker; clones share state.
+#[derive(Clone, Debug)]
+pub struct Breaker {
+    name: &'static str,
+    settings: Settings,
+    inner: Arc<Mutex<Inner>>,
+}
+
+/// Whether a call's failure counts against the peer.
+pub fn is_failure(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Unknown | Code::Internal
+    )
+}
+
+impl Breaker {
+    pub fn new(name: &'static str, settings: Settings) -> Self {
+        Self { name, settings, inner: Arc::new(Mutex::new(Inner::Closed { failures: 0 })) }
+    }
+
+    pub fn state(&self) -> State {
+        match *self.lock() {
+            Inner::Closed { .. } => State::Closed,
+            Inner::Open { until } if Instant::now() >= until => State::HalfOpen,
+            Inner::Open { .. } => State::Open,
+            Inner::HalfOpen { .. } => State::HalfOpen,
+        }
+    }
+
+    /// Asks to make a call: `Err` with UNAVAILABLE while open (or while every
+    /// half-open probe is out).
+    pub fn acquire(&self) -> Result<(), Status> {
+        let mut inner = self.lock();
+        if let Inner::Open { until } = *inner
+            && Instant::now() >= until
+        {
+            *inner = Inner::HalfOpen { probes: 0 };
+            tracing::info!(message = "Circuit half-open; probing.", breaker = self.name);
+        }
+        match &mut *inner {
+            Inner::Closed { .. } => Ok(()),
+            Inner::HalfOpen { probes } if *probes < self.settings.half_open_probes => {
+                *probes += 1;
+                Ok(())
+            }
+            Inner::Open { until } => {
+                let left = until.saturating_duration_since(Instant::now());
+                Err(Status::unavailable(format!("{}: circuit open for another {} ms", self.name, left.as_millis())))
+            }
+            Inner::HalfOpen { .. } => Err(Status::unavailable(format!("{}: circuit half-open, probing", self.name))),
+        }
+    }
+
+    /// Records how a call that was let through ended.
+    pub fn record(&self, outcome: Result<(), Code>) {
+        let failed = matches!(outcome, Err(code) if is_failure(code));
+        let mut inner = self.lock();
+        let next = match (&*inner, failed) {
+            (Inner::Closed { .. }, false) => Inner::Closed { failures: 0 },
+            (Inner::Closed { failures }, true) if failures + 1 < self.settings.failure_threshold => {
+                Inner::Closed { failures: failures + 1 }
+            }
+            (Inner::HalfOpen { .. }, false) => {
+                tracing::info!(message = "Circuit closed.", breaker = self.name);
+                Inner::Closed { failures: 0 }
+            }
+            (Inner::Closed { .. } | Inner::HalfOpen { .. }, true) => {
+                tracing::warn!(
+                    message = "Circuit opened.",
+                    breaker = self.name,
+                    open_ms = self.settings.open_for.as_millis() as u64
+                );
+                Inner::Open { until: Instant::now() + self.settings.open_for }
+            }
+            // A call let through before the breaker opened: it changes nothing.
+            (Inner::Open { until }, _) => Inner::Open { until: *until },
+        };
+        *inner = next;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The breaker as a tower layer over any service that fails with a [`Status`].
+#[derive(Clone, Debug)]
+pub struct BreakerLayer(pub Breaker);
+
+impl<S> tower::Layer<S> for BreakerLayer {
+    type Service = BreakerService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        BreakerService { inner, breaker: self.0.clone() }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct BreakerService<S> {
+    inner: S,
+    breaker: Breaker,
+}
+
+impl<S, R> tower::Service<R> for BreakerService<S>
+where
+    S: tower::Service<R, Error = Status>,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = Status;
+    type Future = BoxFuture<'static, Result<S::Response, Status>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        if let Err(open) = self.breaker.acquire() {
+            return Box::pin(std::future::ready(Err(open)));
+        }
+        let breaker = self.breaker.clone();
+        let call = self.inner.call(request);
+        Box::pin(async move {
+            let result = call.await;
+            breaker.record(result.as_ref().map(drop).map_err(Status::code));
+            result
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn breaker() -> Breaker {
+        Breaker::new(
+            "test",
+            Settings { failure_threshold: 3, open_for: Duration::from_millis(100), half_open_probes: 1 },
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn opens_after_the_threshold_and_probes_after_the_open_time() {
+        let b = breaker();
+        for _ in 0..2 {
+            b.acquire().unwrap();
+            b.record(Err(Code::Unavailable));
+        }
+        assert_eq!(b.state(), State::Closed);
+        b.acquire().unwrap();
+        b.record(Err(Code::DeadlineExceeded));
+        assert_eq!(b.state(), State::Open);
+        let refused = b.acquire().unwrap_err();
+        assert_eq!(refused.code(), Code::Unavailable);
+        assert!(refused.message().contains("circuit open"), "{refused:?}");
+
+        tokio::time::advance(Duration::from_millis(100)).await;
+        assert_eq!(b.state(), State::HalfOpen);
+        b.acquire().unwrap();
+        assert!(b.acquire().is_err(), "only one probe at a time");
+        b.record(Err(Code::Unavailable));
+        assert_eq!(b.state(), State::Open, "a failed probe opens it again");
+
+        tokio::time::advance(Duration::from_millis(100)).await;
+        b.acquire().unwrap();
+        b.record(Ok(()));
+        assert_eq!(b.state(), State::Closed);
+        b.acquire().unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn business_answers_and_successes_keep_it_closed() {
+        let b = breaker();
+        for _ in 0..10 {
+            b.acquire().unwrap();
+            b.record(Err(Code::FailedPrecondition));
+            b.acquire().unwrap();
+            b.record(Err(Code::Unavailable));
+            b.acquire().unwrap();
+            b.record(Ok(()));
+        }
+        assert_eq!(b.state(), State::Closed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_layer_refuses_without_calling_while_open() {
+        use tower::{Layer as _, Service as _, ServiceExt as _};
+        let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counted = Arc::clone(&calls);
+        let failing = tower::service_fn(move |_: ()| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::future::ready(Err::<(), _>(Status::unavailable("down")))
+        });
+        let mut service = BreakerLayer(breaker()).layer(failing);
+        for _ in 0..5 {
+            let _ = service.ready().await.unwrap().call(()).await;
+        }
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3, "calls stop once open");
+    }
+}
