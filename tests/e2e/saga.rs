@@ -395,6 +395,24 @@ async fn expired_holds_are_released_and_never_paid_for() -> Result<()> {
     seats.hold_seats(hold("BKTTLTAKE0001", "A-6")).await?;
     let lost = seats.confirm_seats(ConfirmSeatsRequest { booking_number: "BKTTLLOST0001".into() }).await.unwrap_err();
     ensure!(lost.code() == tonic::Code::FailedPrecondition && lost.message().contains("A-6"), "{lost:?}");
+
+    // A saga that paid, then stalled until its hold expired and the seat was
+    // taken: the payment is refunded and the booking REJECTED, naming the seat.
+    arm(&app, "before:CONFIRMING_SEATS").await?;
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let orchestrator = app.stack.channel(Service::Orchestrator)?;
+    let call = tokio::spawn(book(orchestrator, request(&screening, &["A-7".to_owned()], &request_id)));
+    let number = wait_for_failpoint(&app, &request_id).await?;
+    swept(&number).await?;
+    seats.hold_seats(hold("BKTTLTAKE0002", "A-7")).await?;
+    let (state, _) = kill_and_recover(&app, &number).await?;
+    call.abort();
+    ensure!(state == "REJECTED", "{number} ended {state}");
+    let sql = format!("SELECT reason AS value FROM sagas WHERE booking_number = '{number}'");
+    let reason = texts(&app, Service::Orchestrator, &sql).await?;
+    ensure!(reason[0].contains("A-7"), "{reason:?}");
+    let sql = format!("SELECT status AS value FROM payments WHERE booking_number = '{number}'");
+    ensure!(texts(&app, Service::Payment, &sql).await? == ["REFUNDED"]);
     app.stack.shutdown().await
 }
 
