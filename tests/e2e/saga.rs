@@ -479,3 +479,31 @@ async fn payment_down_answers_awaiting_payment_at_once_then_confirms_or_expires(
     );
     app.stack.shutdown().await
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bookings_are_accepted_while_seats_and_screening_are_down() -> Result<()> {
+    let options = StackOptions::for_tests()
+        .service_env(Service::Orchestrator, "CINEMA_INLINE_DEADLINE_MS", "500")
+        .service_env(Service::Orchestrator, "CINEMA_BACKOFF_CAP_MS", "500");
+    let app = TestApp::spawn_with(options).await?;
+    let screening = screening(&app, "살인의 추억").await?;
+    app.stack.stop(Service::Seats)?;
+    app.stack.stop(Service::Screening)?;
+
+    // Accepted and PENDING while seats cannot answer.
+    let gateway = app.stack.gateway_channel()?;
+    let answer = book(gateway, request(&screening, &["D-4".into()], &uuid::Uuid::new_v4().to_string())).await?;
+    ensure!(answer.status == BookingStatus::Pending as i32, "{answer:?}");
+    let found = app.get(&format!("/v1/bookings/{}", answer.booking_number)).await?.ok()?;
+    ensure!(found["status"] == "BOOKING_STATUS_PENDING", "{found}");
+
+    // Seats come back (screening stays down): the booking completes.
+    let back = Instant::now();
+    app.stack.restart(Service::Seats).await?;
+    invariants::settle(&app.stack, Duration::from_secs(30)).await?;
+    ensure!(saga_state(&app, &answer.booking_number).await? == "CONFIRMED");
+    ensure!(app.seat_status(&screening, "D-4").await? == "SEAT_STATUS_SOLD");
+    invariants::check(&app.stack, &Limits::default()).await?;
+    eprintln!("seats down: PENDING, then CONFIRMED {:?} after seats were restarted", back.elapsed());
+    app.stack.shutdown().await
+}
