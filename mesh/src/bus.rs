@@ -123,7 +123,16 @@ impl Bus {
                     ack_policy: consumer::AckPolicy::Explicit,
                     ack_wait: Duration::from_secs(30),
                     max_deliver: 20,
-                    filter_subjects: topics.iter().map(|t| t.subject.to_owned()).collect(),
+                    // One subject goes in `filter_subject`: servers before 2.10 ignore
+                    // `filter_subjects` and would deliver the whole stream.
+                    filter_subject: match topics {
+                        [one] => one.subject.to_owned(),
+                        _ => String::new(),
+                    },
+                    filter_subjects: match topics {
+                        [_] => Vec::new(),
+                        many => many.iter().map(|t| t.subject.to_owned()).collect(),
+                    },
                     ..Default::default()
                 },
             )
