@@ -1,9 +1,11 @@
 //! What a customer is told, and when a delivery gives up. No I/O.
 
+use std::time::Duration;
+
 use chrono::{DateTime, FixedOffset, Utc};
 use cinema_proto::common::v1::BookingStatus;
 
-/// A booking status the customer is told about (CANCELLING is not one).
+/// A booking status the customer is told about: every one but UNSPECIFIED.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Notified {
     Pending,
@@ -11,6 +13,7 @@ pub enum Notified {
     Confirmed,
     Rejected,
     Expired,
+    Cancelling,
     Cancelled,
 }
 
@@ -23,10 +26,21 @@ impl Notified {
             BookingStatus::Confirmed => Some(Self::Confirmed),
             BookingStatus::Rejected => Some(Self::Rejected),
             BookingStatus::Expired => Some(Self::Expired),
+            BookingStatus::Cancelling => Some(Self::Cancelling),
             BookingStatus::Cancelled => Some(Self::Cancelled),
-            BookingStatus::Unspecified | BookingStatus::Cancelling => None,
+            BookingStatus::Unspecified => None,
         }
     }
+
+    pub const ALL: [Self; 7] = [
+        Self::Pending,
+        Self::AwaitingPayment,
+        Self::Confirmed,
+        Self::Rejected,
+        Self::Expired,
+        Self::Cancelling,
+        Self::Cancelled,
+    ];
 
     pub fn to_proto(self) -> BookingStatus {
         match self {
@@ -35,6 +49,7 @@ impl Notified {
             Self::Confirmed => BookingStatus::Confirmed,
             Self::Rejected => BookingStatus::Rejected,
             Self::Expired => BookingStatus::Expired,
+            Self::Cancelling => BookingStatus::Cancelling,
             Self::Cancelled => BookingStatus::Cancelled,
         }
     }
@@ -46,14 +61,13 @@ impl Notified {
             Self::Confirmed => "CONFIRMED",
             Self::Rejected => "REJECTED",
             Self::Expired => "EXPIRED",
+            Self::Cancelling => "CANCELLING",
             Self::Cancelled => "CANCELLED",
         }
     }
 
     pub fn from_db(raw: &str) -> Option<Self> {
-        [Self::Pending, Self::AwaitingPayment, Self::Confirmed, Self::Rejected, Self::Expired, Self::Cancelled]
-            .into_iter()
-            .find(|s| s.as_str() == raw)
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
     }
 }
 
@@ -98,6 +112,7 @@ pub fn message(status: Notified, booking: &Booking) -> String {
             reason => format!("예매가 실패했습니다 (사유: {reason})."),
         },
         Notified::Expired => "좌석 선점 시간이 만료되어 예매가 취소되었습니다.".to_owned(),
+        Notified::Cancelling => "예매 취소를 접수했습니다. 환불을 처리하고 있습니다.".to_owned(),
         Notified::Cancelled => "예매가 취소되었습니다. 결제 금액은 환불됩니다.".to_owned(),
     };
     format!("[cinema] {about} {what} 예매번호 {}", booking.booking_number)
@@ -127,15 +142,45 @@ impl DeliveryStatus {
         }
     }
 
-    /// The status after one more attempt (`attempts` counts it): delivered,
-    /// or still pending until `max_attempts` failures, then dead-lettered.
-    pub fn after_attempt(delivered: bool, attempts: u32, max_attempts: u32) -> Self {
-        match delivered {
-            true => Self::Delivered,
-            false if attempts >= max_attempts => Self::DeadLettered,
-            false => Self::Pending,
+    /// The status after one more attempt (`attempts` counts it): delivered;
+    /// dead-lettered when refused for good or after `max_attempts` failures;
+    /// else still pending.
+    pub fn after_attempt(outcome: Outcome, attempts: u32, max_attempts: u32) -> Self {
+        match outcome {
+            Outcome::Delivered => Self::Delivered,
+            Outcome::Refused => Self::DeadLettered,
+            Outcome::Failed if attempts >= max_attempts => Self::DeadLettered,
+            Outcome::Failed => Self::Pending,
         }
     }
+}
+
+/// How one attempt went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// Failed for now: worth trying again.
+    Failed,
+    /// Refused for good (see [`is_permanent`]).
+    Refused,
+}
+
+/// How long to wait after the `attempts`-th failure: `base`, doubling each
+/// time, at most `max`.
+pub fn backoff(attempts: u32, base: Duration, max: Duration) -> Duration {
+    let doublings = attempts.saturating_sub(1).min(20);
+    base.saturating_mul(1 << doublings).min(max)
+}
+
+/// Whether an HTTP answer says "this request can never succeed", so that
+/// retrying is pointless and the delivery is dead-lettered at once: malformed
+/// or refused content (400, 413, 415, 422) or a recipient that is gone (410).
+/// Everything else is retried until `max_attempts`: 5xx and timeouts (an
+/// outage), 408/425/429 (slow down), and also 401/403/404, which mean our
+/// credentials or endpoint are misconfigured, something an operator fixes
+/// while the retries run.
+pub fn is_permanent(http_status: u16) -> bool {
+    matches!(http_status, 400 | 410 | 413 | 415 | 422)
 }
 
 #[cfg(test)]
@@ -167,6 +212,7 @@ mod tests {
             (Notified::Rejected, rejected, "예매가 실패했습니다 (사유: 이미 선택된 좌석입니다)."),
             (Notified::Rejected, booking(), "예매가 실패했습니다."),
             (Notified::Expired, booking(), "좌석 선점 시간이 만료되어 예매가 취소되었습니다."),
+            (Notified::Cancelling, booking(), "예매 취소를 접수했습니다. 환불을 처리하고 있습니다."),
             (Notified::Cancelled, booking(), "예매가 취소되었습니다. 결제 금액은 환불됩니다."),
         ];
         for (status, booking, what) in cases {
@@ -187,13 +233,29 @@ mod tests {
     }
 
     #[test]
-    fn cancelling_notifies_nobody() {
-        assert_eq!(Notified::from_proto(BookingStatus::Cancelling), None);
+    fn every_status_but_unspecified_notifies() {
         assert_eq!(Notified::from_proto(BookingStatus::Unspecified), None);
-        for status in [BookingStatus::Pending, BookingStatus::Confirmed, BookingStatus::Cancelled] {
-            let notified = Notified::from_proto(status).unwrap();
-            assert_eq!(notified.to_proto(), status);
+        for notified in Notified::ALL {
+            assert_eq!(Notified::from_proto(notified.to_proto()), Some(notified));
             assert_eq!(Notified::from_db(notified.as_str()), Some(notified));
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        let (base, max) = (Duration::from_millis(100), Duration::from_secs(1));
+        let waits: Vec<u128> = (1..=6).map(|n| backoff(n, base, max).as_millis()).collect();
+        assert_eq!(waits, [100, 200, 400, 800, 1_000, 1_000]);
+        assert_eq!(backoff(u32::MAX, base, max), max);
+    }
+
+    #[test]
+    fn only_bad_requests_are_permanent() {
+        for status in [400, 410, 413, 415, 422] {
+            assert!(is_permanent(status), "{status}");
+        }
+        for status in [401, 403, 404, 408, 425, 429, 500, 502, 503, 504] {
+            assert!(!is_permanent(status), "{status}");
         }
     }
 
@@ -201,14 +263,15 @@ mod tests {
     fn deliveries_give_up_after_the_last_attempt() {
         use DeliveryStatus::*;
         let cases = [
-            (true, 1, Delivered),
-            (true, 5, Delivered),
-            (false, 1, Pending),
-            (false, 4, Pending),
-            (false, 5, DeadLettered),
+            (Outcome::Delivered, 1, Delivered),
+            (Outcome::Delivered, 5, Delivered),
+            (Outcome::Failed, 1, Pending),
+            (Outcome::Failed, 4, Pending),
+            (Outcome::Failed, 5, DeadLettered),
+            (Outcome::Refused, 1, DeadLettered),
         ];
-        for (delivered, attempts, expected) in cases {
-            assert_eq!(DeliveryStatus::after_attempt(delivered, attempts, 5), expected, "{delivered} {attempts}");
+        for (outcome, attempts, expected) in cases {
+            assert_eq!(DeliveryStatus::after_attempt(outcome, attempts, 5), expected, "{outcome:?} {attempts}");
         }
     }
 }

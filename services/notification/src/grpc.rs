@@ -60,9 +60,12 @@ fn to_proto(d: DeliveryRow) -> pb::Notification {
         channel: d.channel,
         booking_status: booking_status.into(),
         text: d.text,
-        status: status.into(),
+        status: status as i32,
         attempts: u32::try_from(d.attempts).unwrap_or_default(),
         created_at: Some(time::to_proto(d.created_at)),
         event_id: d.event_id.to_string(),
+        last_error: d.last_error,
+        delivered_at: d.delivered_at.map(time::to_proto),
+        next_attempt_at: (status == pb::DeliveryStatus::Pending).then(|| time::to_proto(d.next_attempt_at)),
     }
 }

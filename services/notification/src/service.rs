@@ -1,5 +1,6 @@
 //! Use cases: turn a status change into deliveries, send them, list them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -11,21 +12,21 @@ use cinema_proto::events::v1::{BookingStatusChanged, Envelope};
 use cinema_proto::topics;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use prost::Message as _;
+use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::channel::{Channel, Message};
-use crate::domain::{self, Booking, DeliveryStatus, Notified};
-use crate::store::{self, DeliveryRow};
+use crate::channel::{Channel, Failure, Message};
+use crate::domain::{self, Booking, DeliveryStatus, Notified, Outcome};
+use crate::store::{self, Attempt, DeliveryRow};
 
-/// The durable consumer name (and inbox consumer) of this service.
+/// The inbox consumer of this service: the effects in this database.
 pub const CONSUMER: &str = "notification";
 
-/// How often the retry loop looks for deliveries left PENDING.
-const RETRY_EVERY: Duration = Duration::from_secs(1);
-/// A PENDING delivery this old was not sent right after its commit (a crash,
-/// a failed attempt): the retry loop sends it.
-const RETRY_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
-const RETRY_BATCH: i64 = 50;
+/// Deliveries claimed (and sent concurrently) at once.
+const BATCH: i64 = 32;
+/// The longest the sender sleeps: deliveries committed by another replica are
+/// seen at least this often.
+const POLL: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -39,30 +40,44 @@ impl From<diesel::result::Error> for Error {
     }
 }
 
+/// When a failed delivery is tried again, and when it is given up.
+#[derive(Clone, Copy, Debug)]
+pub struct Retry {
+    pub max_attempts: u32,
+    pub base: Duration,
+    pub max: Duration,
+}
+
 #[derive(Clone)]
 pub struct Service {
     pool: Pool,
-    channels: Vec<Channel>,
-    max_attempts: u32,
+    channels: Arc<Vec<Channel>>,
+    retry: Retry,
+    wake: Arc<Notify>,
 }
 
 impl Service {
-    pub fn new(pool: Pool, channels: Vec<Channel>, max_attempts: u32) -> Self {
-        Self { pool, channels, max_attempts: max_attempts.max(1) }
+    pub fn new(pool: Pool, channels: Vec<Channel>, retry: Retry) -> Self {
+        let retry = Retry { max_attempts: retry.max_attempts.max(1), ..retry };
+        Self { pool, channels: Arc::new(channels), retry, wake: Arc::new(Notify::new()) }
     }
 
-    /// Records one delivery per channel for a customer-visible status change
-    /// (idempotent on the event id), then sends them.
+    /// Records one delivery per channel for a status change, in the
+    /// transaction that records the event in the inbox (idempotent on the
+    /// event id), and wakes the sender. An event that can never be handled is
+    /// set aside and acked, so it blocks nothing.
     pub async fn on_event(&self, envelope: Envelope) -> anyhow::Result<()> {
         if envelope.event_type != topics::BOOKING_STATUS_CHANGED.event_type {
             return Ok(());
         }
-        let event = BookingStatusChanged::decode(envelope.payload.as_slice()).context("decode BookingStatusChanged")?;
+        let (event_id, event) = match decode(&envelope) {
+            Ok(decoded) => decoded,
+            Err(why) => return self.set_aside(&envelope, &why).await,
+        };
         let Some(status) = BookingStatus::try_from(event.status).ok().and_then(Notified::from_proto) else {
             tracing::debug!(message = "Status not notified.", booking_number = %event.booking_number, status = event.status);
             return Ok(());
         };
-        let event_id: Uuid = envelope.event_id.parse().context("event id")?;
         let booking = Booking {
             booking_number: event.booking_number.clone(),
             movie_title: event.movie_title,
@@ -88,92 +103,148 @@ impl Service {
                 attempts: 0,
                 created_at: now,
                 delivered_at: None,
+                next_attempt_at: now,
+                last_error: String::new(),
             })
             .collect();
 
         let mut conn = get(&self.pool).await?;
         let created = conn
             .transaction::<_, anyhow::Error, _>(async |c| {
-                let mut created = Vec::new();
+                let mut created = 0;
                 if !cinema_mesh::inbox::first_time(c, CONSUMER, &envelope.event_id).await? {
                     return Ok(created);
                 }
-                for delivery in deliveries {
-                    if store::insert_delivery(c, &delivery).await.context("insert delivery")? {
-                        created.push(delivery);
-                    }
+                for delivery in &deliveries {
+                    created += usize::from(store::insert_delivery(c, delivery).await.context("insert delivery")?);
                 }
                 Ok(created)
             })
             .await?;
-        // Committed: from here a crash leaves them PENDING for the retry loop.
-        for delivery in &created {
-            self.attempt(&mut conn, delivery).await?;
+        if created > 0 {
+            self.wake.notify_one();
         }
         Ok(())
     }
 
-    /// Every second, sends the deliveries left PENDING, until `shutdown`.
-    pub async fn retry_pending(self, shutdown: Shutdown) {
+    /// Keeps an undecodable event for a human and acks it.
+    async fn set_aside(&self, envelope: &Envelope, why: &str) -> anyhow::Result<()> {
+        let mut conn = get(&self.pool).await?;
+        let (event_id, event_type) = (&envelope.event_id, &envelope.event_type);
+        store::insert_poison(&mut conn, CONSUMER, event_id, event_type, &envelope.payload, why)
+            .await
+            .context("set a poison event aside")?;
+        tracing::error!(message = "Poison event set aside.", %event_id, %event_type, error = why);
+        Ok(())
+    }
+
+    /// Sends due deliveries until `shutdown`: woken after each new event, and
+    /// else when the next retry is due (at least every second).
+    pub async fn dispatch(self, shutdown: Shutdown) {
+        let mut backoff = Duration::from_millis(100);
         while !shutdown.is_cancelled() {
-            if let Err(error) = self.retry_batch().await {
-                tracing::warn!(message = "Notification retry failed; trying again.", error = format!("{error:#}"));
-            }
+            let wait = match self.dispatch_batch().await {
+                Ok(n) if n as i64 == BATCH => continue,
+                Ok(_) => {
+                    backoff = Duration::from_millis(100);
+                    self.until_next_due().await
+                }
+                Err(error) => {
+                    tracing::warn!(message = "Notification sender failed; retrying.", error = format!("{error:#}"));
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    backoff
+                }
+            };
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(RETRY_EVERY) => {}
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
     }
 
-    async fn retry_batch(&self) -> anyhow::Result<()> {
-        let mut conn = get(&self.pool).await?;
-        let cutoff = Utc::now() - RETRY_AFTER;
-        // The rows stay locked while they are sent: replicas never send the same one twice.
-        conn.transaction::<_, anyhow::Error, _>(async |c| {
-            for delivery in store::claim_stale(c, cutoff, RETRY_BATCH).await.context("claim pending deliveries")? {
-                self.attempt(c, &delivery).await?;
-            }
-            Ok(())
-        })
-        .await
+    async fn until_next_due(&self) -> Duration {
+        let due = match get(&self.pool).await {
+            Ok(mut conn) => store::next_due(&mut conn).await.ok().flatten(),
+            Err(_) => None,
+        };
+        due.map_or(POLL, |at| (at - Utc::now()).to_std().unwrap_or_default().min(POLL))
     }
 
-    /// Sends one delivery on its channel and records the attempt. A failed
-    /// send is not an error: the delivery stays PENDING (or is dead-lettered).
-    async fn attempt(&self, conn: &mut AsyncPgConnection, delivery: &DeliveryRow) -> anyhow::Result<()> {
-        let sent = match self.channels.iter().find(|c| c.name() == delivery.channel) {
-            Some(channel) => {
-                let message = Message {
-                    booking_number: &delivery.booking_number,
-                    customer_id: &delivery.customer_id,
-                    text: &delivery.text,
-                };
-                channel.deliver(message).await
-            }
-            None => Err(anyhow::anyhow!("channel {:?} is not configured", delivery.channel)),
+    /// Claims the due deliveries, sends them at once, records each attempt.
+    async fn dispatch_batch(&self) -> anyhow::Result<usize> {
+        let slowest = self.channels.iter().map(Channel::timeout).max().unwrap_or_default();
+        let lease = slowest + Duration::from_secs(10);
+        let mut conn = get(&self.pool).await?;
+        let claimed = store::claim_due(&mut conn, lease.as_millis() as i64, BATCH).await.context("claim deliveries")?;
+        let sends = claimed.iter().map(|delivery| async move { (delivery, self.send(delivery).await) });
+        for (delivery, sent) in futures::future::join_all(sends).await {
+            self.record(&mut conn, delivery, sent).await?;
+        }
+        Ok(claimed.len())
+    }
+
+    async fn send(&self, delivery: &DeliveryRow) -> Result<(), Failure> {
+        let channel = self.channels.iter().find(|c| c.name() == delivery.channel);
+        let channel =
+            channel.ok_or_else(|| Failure::Retry(format!("channel {} is not configured", delivery.channel)))?;
+        let status = Notified::from_db(&delivery.booking_status)
+            .ok_or_else(|| Failure::Permanent(format!("unknown booking status {}", delivery.booking_status)))?;
+        let message = Message {
+            notification_id: delivery.notification_id,
+            event_id: delivery.event_id,
+            booking_number: &delivery.booking_number,
+            customer_id: &delivery.customer_id,
+            status,
+            text: &delivery.text,
+            created_at: delivery.created_at,
         };
+        channel.deliver(&message).await
+    }
+
+    /// Records one attempt: delivered, due again after a backoff, or dead-lettered.
+    async fn record(
+        &self,
+        conn: &mut AsyncPgConnection,
+        delivery: &DeliveryRow,
+        sent: Result<(), Failure>,
+    ) -> anyhow::Result<()> {
         let attempts = u32::try_from(delivery.attempts).unwrap_or_default() + 1;
-        let status = DeliveryStatus::after_attempt(sent.is_ok(), attempts, self.max_attempts);
-        let delivered_at = sent.is_ok().then(Utc::now);
-        let recorded =
-            store::record_attempt(conn, delivery.notification_id, delivery.attempts, status.as_str(), delivered_at)
-                .await
-                .context("record delivery attempt")?;
+        let outcome = match &sent {
+            Ok(()) => Outcome::Delivered,
+            Err(Failure::Retry(_)) => Outcome::Failed,
+            Err(Failure::Permanent(_)) => Outcome::Refused,
+        };
+        let status = DeliveryStatus::after_attempt(outcome, attempts, self.retry.max_attempts);
+        let now = Utc::now();
+        let wait = domain::backoff(attempts, self.retry.base, self.retry.max);
+        let attempt = Attempt {
+            status: status.as_str(),
+            // A delivered message keeps the error of the attempt before, if any.
+            last_error: sent.as_ref().err().map_or(&delivery.last_error, |f| f.reason()),
+            next_attempt_at: now + wait,
+            delivered_at: sent.is_ok().then_some(now),
+        };
+        let recorded = store::record_attempt(conn, delivery.notification_id, delivery.attempts, attempt)
+            .await
+            .context("record delivery attempt")?;
         let (notification_id, booking_number, channel) =
             (delivery.notification_id, &delivery.booking_number, &delivery.channel);
         match (&sent, status) {
             (_, _) if !recorded => {
                 tracing::debug!(message = "Delivery attempt raced; already recorded.", %notification_id);
             }
-            (Ok(()), _) => {}
-            (Err(error), DeliveryStatus::DeadLettered) => tracing::error!(
+            (Ok(()), _) => {
+                let latency_ms = (now - delivery.created_at).num_milliseconds();
+                tracing::debug!(message = "Notification delivered.", %notification_id, %channel, attempts, latency_ms);
+            }
+            (Err(failure), DeliveryStatus::DeadLettered) => tracing::error!(
                 message = "Notification dead-lettered.", %notification_id, %booking_number, %channel, attempts,
-                error = format!("{error:#}")
+                error = failure.reason()
             ),
-            (Err(error), _) => tracing::warn!(
-                message = "Notification not delivered; will retry.", %notification_id, %booking_number, %channel, attempts,
-                error = format!("{error:#}")
+            (Err(failure), _) => tracing::warn!(
+                message = "Notification not delivered; will retry.", %notification_id, %booking_number, %channel,
+                attempts, retry_in_ms = wait.as_millis() as u64, error = failure.reason()
             ),
         }
         Ok(())
@@ -184,4 +255,12 @@ impl Service {
         let mut conn = get(&self.pool).await?;
         Ok(store::deliveries_of(&mut conn, booking_number).await.context("list deliveries")?)
     }
+}
+
+/// The event id and payload, or why they can never be read.
+fn decode(envelope: &Envelope) -> Result<(Uuid, BookingStatusChanged), String> {
+    let event_id = envelope.event_id.parse().map_err(|e| format!("event id {:?}: {e}", envelope.event_id))?;
+    let event = BookingStatusChanged::decode(envelope.payload.as_slice())
+        .map_err(|e| format!("decode BookingStatusChanged: {e}"))?;
+    Ok((event_id, event))
 }

@@ -1,0 +1,11 @@
+//! The notification service through its gRPC API and real HTTP receivers:
+//! a fresh database, port 0, a BOOKING subject and durable consumer of its own
+//! per test. Needs Postgres (`CINEMA_TEST_POSTGRES_URL`, default
+//! 127.0.0.1:5432) and NATS with JetStream (`CINEMA_TEST_NATS_URL`, default
+//! 127.0.0.1:4222).
+
+mod channels;
+mod consumer;
+mod fake;
+mod helpers;
+mod retries;
