@@ -39,12 +39,13 @@ impl Kind {
     }
 }
 
-/// What a booking already has in the ledger.
+/// What is known of a booking already.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BookingLedger {
     /// The points accrued, if it accrued.
     pub accrued: Option<i64>,
-    pub revoked: bool,
+    /// A CANCELLED event was handled (whether or not it revoked anything).
+    pub cancelled: bool,
 }
 
 /// A ledger entry to write: positive points accrue, negative revoke.
@@ -63,8 +64,10 @@ pub struct Amount {
 }
 
 /// The entry a status change makes, if any: CONFIRMED accrues once (when it
-/// earns at least a point), CANCELLED takes back exactly what was accrued
-/// (nothing when nothing was), every other status changes nothing.
+/// earns at least a point) unless the booking was cancelled already (events
+/// may be handled out of order: cancelled is final), CANCELLED takes back
+/// exactly what was accrued (nothing when nothing was), once; every other
+/// status changes nothing.
 pub fn entry_for(
     status: BookingStatus,
     paid: &Amount,
@@ -72,7 +75,7 @@ pub fn entry_for(
     ledger: BookingLedger,
 ) -> Option<Entry> {
     match status {
-        BookingStatus::Confirmed if ledger.accrued.is_none() && !ledger.revoked => {
+        BookingStatus::Confirmed if ledger.accrued.is_none() && !ledger.cancelled => {
             let points = percent.of(paid.amount);
             (points > 0).then(|| Entry {
                 kind: Kind::Accrual,
@@ -80,12 +83,78 @@ pub fn entry_for(
                 reason: format!("예매 확정 적립 ({} {}의 {}%)", paid.currency, paid.amount, percent.0),
             })
         }
-        BookingStatus::Cancelled if !ledger.revoked => ledger.accrued.filter(|&p| p > 0).map(|points| Entry {
+        BookingStatus::Cancelled if !ledger.cancelled => ledger.accrued.filter(|&p| p > 0).map(|points| Entry {
             kind: Kind::Revocation,
             points: -points,
             reason: "예매 취소로 적립 회수".to_owned(),
         }),
         _ => None,
+    }
+}
+
+/// Where an entry is relayed: an accrual to the customer's linked membership,
+/// a revocation to the membership its accrual went to (whatever the link is
+/// now); nothing when there is no such membership.
+pub fn relay_target<'a>(
+    kind: Kind,
+    linked: Option<&'a Membership>,
+    accrual_went_to: Option<&'a Membership>,
+) -> Option<&'a Membership> {
+    match kind {
+        Kind::Accrual => linked,
+        Kind::Revocation => accrual_went_to,
+    }
+}
+
+/// A customer's number at a partner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Membership {
+    pub partner_id: String,
+    pub member_number: String,
+}
+
+/// A member number as partners issue them: 4 to 32 ASCII letters, digits or '-'.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberNumber(String);
+
+impl MemberNumber {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let raw = raw.trim();
+        match raw.len() {
+            4..=32 if raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => Ok(Self(raw.to_owned())),
+            _ => Err("must be 4 to 32 letters, digits or '-'"),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How long to wait after the `attempts`-th failure: `base`, doubling each
+/// time, at most `max`.
+pub fn backoff(attempts: u32, base: std::time::Duration, max: std::time::Duration) -> std::time::Duration {
+    base.saturating_mul(1 << attempts.saturating_sub(1).min(20)).min(max)
+}
+
+/// What a partner's HTTP answer means for a relayed entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// 2xx, or 409 (a partner saying "this key is applied already").
+    Applied,
+    /// 5xx, 408, 429, 401/403/404 (misconfiguration an operator fixes), ...: try again later.
+    Retry,
+    /// 400, 410, 413, 415, 422: the request can never succeed.
+    Refused,
+}
+
+impl Answer {
+    pub fn of(http_status: u16) -> Self {
+        match http_status {
+            200..=299 | 409 => Self::Applied,
+            400 | 410 | 413 | 415 | 422 => Self::Refused,
+            _ => Self::Retry,
+        }
     }
 }
 
@@ -169,13 +238,17 @@ mod tests {
         use BookingStatus::*;
         let five = AccrualPercent::parse(5).unwrap();
         let none = BookingLedger::default();
-        let accrued = BookingLedger { accrued: Some(1_200), revoked: false };
-        let revoked = BookingLedger { accrued: Some(1_200), revoked: true };
+        let accrued = BookingLedger { accrued: Some(1_200), cancelled: false };
+        let revoked = BookingLedger { accrued: Some(1_200), cancelled: true };
+        let cancelled_first = BookingLedger { accrued: None, cancelled: true };
         type Case = (BookingStatus, i64, BookingLedger, Option<(Kind, i64)>);
-        let cases: [Case; 10] = [
+        let cases: [Case; 12] = [
             (Confirmed, 24_000, none, Some((Kind::Accrual, 1_200))),
             (Confirmed, 24_000, accrued, None),
             (Confirmed, 24_000, revoked, None),
+            // CANCELLED was handled before CONFIRMED: nothing is granted.
+            (Confirmed, 24_000, cancelled_first, None),
+            (Cancelled, 24_000, cancelled_first, None),
             (Confirmed, 19, none, None),
             (Cancelled, 24_000, accrued, Some((Kind::Revocation, -1_200))),
             // The revocation is what was accrued, whatever the event says now.
@@ -200,6 +273,50 @@ mod tests {
             BookingLedger::default(),
         );
         assert_eq!(entry.unwrap().reason, "예매 확정 적립 (KRW 24000의 5%)");
+    }
+
+    #[test]
+    fn accruals_follow_the_link_and_revocations_follow_their_accrual() {
+        let linked = Membership { partner_id: "okcashbag".into(), member_number: "M-2".into() };
+        let first = Membership { partner_id: "okcashbag".into(), member_number: "M-1".into() };
+        assert_eq!(relay_target(Kind::Accrual, Some(&linked), None), Some(&linked));
+        assert_eq!(relay_target(Kind::Accrual, None, Some(&first)), None);
+        assert_eq!(relay_target(Kind::Revocation, Some(&linked), Some(&first)), Some(&first));
+        assert_eq!(relay_target(Kind::Revocation, Some(&linked), None), None);
+    }
+
+    #[test]
+    fn member_numbers_are_short_and_plain() {
+        assert_eq!(MemberNumber::parse(" 1234-5678 ").unwrap().as_str(), "1234-5678");
+        for bad in ["", "123", &"9".repeat(33), "12 34", "12/34", "카드번호1"] {
+            assert!(MemberNumber::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn partner_answers_are_applied_retried_or_refused() {
+        for (status, answer) in [
+            (200, Answer::Applied),
+            (201, Answer::Applied),
+            (409, Answer::Applied),
+            (400, Answer::Refused),
+            (422, Answer::Refused),
+            (401, Answer::Retry),
+            (404, Answer::Retry),
+            (429, Answer::Retry),
+            (500, Answer::Retry),
+            (503, Answer::Retry),
+        ] {
+            assert_eq!(Answer::of(status), answer, "{status}");
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        use std::time::Duration;
+        let waits: Vec<u128> =
+            (1..=5).map(|n| backoff(n, Duration::from_millis(100), Duration::from_millis(500)).as_millis()).collect();
+        assert_eq!(waits, [100, 200, 400, 500, 500]);
     }
 
     #[test]
