@@ -26,6 +26,11 @@ async fn kakao_and_webhook_get_the_korean_text_signed_and_keyed_by_the_event() {
     let envelope = app.publish(&status_changed(&number, BookingStatus::Confirmed)).await;
     let all = app.settled(&number, 3).await;
     eprintln!("published -> 3 channels delivered: {:?}", published.elapsed());
+    for d in &all {
+        let (created, delivered) = (d.created_at.unwrap(), d.delivered_at.unwrap());
+        let ms = (delivered.seconds - created.seconds) * 1_000 + i64::from(delivered.nanos - created.nanos) / 1_000_000;
+        eprintln!("  {}: recorded -> delivered {ms} ms", d.channel);
+    }
 
     let text = format!("[cinema] 어벤져스 11월 28일 19:00 1관 A-1 예매가 완료되었습니다. 예매번호 {number}");
     for d in &all {
@@ -78,6 +83,7 @@ async fn every_status_change_is_told_with_its_own_template() {
     let app = spawn_app(Setup { channels: &["kakao"], kakao_url: &kakao.url, ..Setup::default() }).await;
     let number = booking_number();
     let statuses = [Pending, AwaitingPayment, Confirmed, Rejected, Expired, Cancelling, Cancelled];
+    let published = Instant::now();
     for status in statuses {
         let mut event = status_changed(&number, status);
         if status == Rejected {
@@ -86,6 +92,7 @@ async fn every_status_change_is_told_with_its_own_template() {
         app.publish(&event).await;
     }
     let all = app.settled(&number, statuses.len()).await;
+    eprintln!("7 status changes published -> all delivered: {:?}", published.elapsed());
     assert!(all.iter().all(|d| status_of(d) == DeliveryStatus::Delivered), "{all:?}");
 
     let about = "[cinema] 어벤져스 11월 28일 19:00 1관 A-1";
