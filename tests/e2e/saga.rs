@@ -393,6 +393,7 @@ async fn expired_holds_are_released_and_never_paid_for() -> Result<()> {
     seats.hold_seats(hold("BKTTLLOST0001", "A-6")).await?;
     swept("BKTTLLOST0001").await?;
     seats.hold_seats(hold("BKTTLTAKE0001", "A-6")).await?;
+    seats.confirm_seats(ConfirmSeatsRequest { booking_number: "BKTTLTAKE0001".into() }).await?;
     let lost = seats.confirm_seats(ConfirmSeatsRequest { booking_number: "BKTTLLOST0001".into() }).await.unwrap_err();
     ensure!(lost.code() == tonic::Code::FailedPrecondition && lost.message().contains("A-6"), "{lost:?}");
 
@@ -404,7 +405,9 @@ async fn expired_holds_are_released_and_never_paid_for() -> Result<()> {
     let call = tokio::spawn(book(orchestrator, request(&screening, &["A-7".to_owned()], &request_id)));
     let number = wait_for_failpoint(&app, &request_id).await?;
     swept(&number).await?;
+    // Sold, not just held: a hold of the 1 s TTL would expire again before the restart.
     seats.hold_seats(hold("BKTTLTAKE0002", "A-7")).await?;
+    seats.confirm_seats(ConfirmSeatsRequest { booking_number: "BKTTLTAKE0002".into() }).await?;
     let (state, _) = kill_and_recover(&app, &number).await?;
     call.abort();
     ensure!(state == "REJECTED", "{number} ended {state}");
