@@ -5,6 +5,5 @@
 //! default 127.0.0.1:4222).
 
 mod consumer;
-mod fake;
 mod helpers;
 mod partner;

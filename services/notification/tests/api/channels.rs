@@ -6,8 +6,8 @@ use cinema_notification::signature::{self, DEFAULT_TOLERANCE, Rejected};
 use cinema_proto::common::v1::BookingStatus;
 use cinema_proto::notification::v1::DeliveryStatus;
 
-use crate::fake::FakeServer;
 use crate::helpers::*;
+use cinema_testkit::fake_http::FakeServer;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kakao_and_webhook_get_the_korean_text_signed_and_keyed_by_the_event() {
@@ -131,7 +131,11 @@ async fn a_retry_is_signed_afresh_with_the_same_body() {
     let hook = FakeServer::start("/hook").await;
     let first = std::sync::atomic::AtomicBool::new(true);
     hook.respond_with(move |_| {
-        crate::fake::Reply::Status(if first.swap(false, std::sync::atomic::Ordering::SeqCst) { 500 } else { 204 })
+        cinema_testkit::fake_http::Reply::Status(if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            500
+        } else {
+            204
+        })
     });
     let app = spawn_app(Setup { channels: &["webhook"], webhook_url: &hook.url, ..Setup::default() }).await;
     let number = booking_number();

@@ -4,8 +4,8 @@ use cinema_proto::common::v1::BookingStatus;
 use cinema_proto::events::v1::Envelope;
 use cinema_proto::notification::v1::DeliveryStatus;
 
-use crate::fake::FakeServer;
 use crate::helpers::*;
+use cinema_testkit::fake_http::FakeServer;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redelivered_event_is_delivered_once_per_channel() {

@@ -1,5 +1,7 @@
-use std::future::Future;
-use std::time::{Duration, Instant};
+pub use cinema_testkit::eventually;
+use cinema_testkit::{TestDatabase, nats_url};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_nats::jetstream;
 use chrono::TimeZone;
@@ -39,63 +41,41 @@ pub struct TestApp {
     pub subject: String,
     pub durable: String,
     pub js: jetstream::Context,
-    database_url: String,
     shutdown: Shutdown,
-    server: String,
-    database: String,
+    database: Arc<TestDatabase>,
     /// Only the first app on a database drops it (and purges the subject).
     owner: bool,
 }
 
 impl Drop for TestApp {
-    /// Stops the app; drops its consumer, and, when it owns them, its database
-    /// and its subject's messages.
+    /// Stops the app and drops its consumer; the owner also purges its subject.
+    /// The database goes with the last app on it.
     fn drop(&mut self) {
         self.shutdown.cancel();
-        let (server, database, owner) = (format!("{}/postgres", self.server), self.database.clone(), self.owner);
-        let (nats, durable, subject) = (nats_url(), self.durable.clone(), self.subject.clone());
-        let dropped = std::thread::spawn(move || {
-            use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            runtime.block_on(async {
-                let js = jetstream::new(async_nats::connect(&nats).await?);
-                let stream = js.get_stream("BOOKING").await?;
-                let _ = stream.delete_consumer(&durable).await;
-                if owner {
-                    stream.purge().filter(subject).await?;
-                    let mut conn = AsyncPgConnection::establish(&server).await?;
-                    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"))
-                        .execute(&mut conn)
-                        .await?;
-                }
-                anyhow::Ok(())
-            })
-        })
-        .join();
-        if let Ok(Err(error)) = dropped {
-            eprintln!("could not clean up after the test: {error:#}");
-        }
+        let (durable, subject, owner) = (self.durable.clone(), self.subject.clone(), self.owner);
+        cinema_testkit::run_detached("clean up the test's consumer", async move {
+            let js = jetstream::new(async_nats::connect(&nats_url()).await?);
+            let stream = js.get_stream("BOOKING").await?;
+            let _ = stream.delete_consumer(&durable).await;
+            if owner {
+                stream.purge().filter(subject).await?;
+            }
+            Ok(())
+        });
     }
 }
 
-fn nats_url() -> String {
-    std::env::var("CINEMA_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
-}
-
 pub async fn spawn_app(setup: Setup<'_>) -> TestApp {
-    let server =
-        std::env::var("CINEMA_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let database = format!("cinema_notification_test_{id}");
     let subject = format!("cinema.booking.test_{id}.status_changed");
-    start(setup, server, database, subject, true).await
+    start(setup, Arc::new(TestDatabase::new("notification")), subject, true).await
 }
 
-async fn start(setup: Setup<'_>, server: String, database: String, subject: String, owner: bool) -> TestApp {
+async fn start(setup: Setup<'_>, database: Arc<TestDatabase>, subject: String, owner: bool) -> TestApp {
     let durable = format!("notification_test_{}", uuid::Uuid::new_v4().simple());
     let mut config = Config::default();
     config.base.listen_addr = "127.0.0.1:0".into();
-    config.base.database_url = format!("{server}/{database}");
+    config.base.database_url = database.url();
     config.base.nats_url = nats_url();
     config.channels = setup.channels.iter().map(|c| c.to_string()).collect();
     config.max_attempts = setup.max_attempts;
@@ -109,7 +89,6 @@ async fn start(setup: Setup<'_>, server: String, database: String, subject: Stri
     config.webhook.url = setup.webhook_url.into();
     config.webhook.secret = WEBHOOK_SECRET.into();
     config.webhook.timeout_ms = 500;
-    let database_url = config.base.database_url.clone();
     let app = App::build(config).await.expect("build the app");
     let url = format!("http://127.0.0.1:{}", app.port());
     let shutdown = Shutdown::new();
@@ -122,17 +101,7 @@ async fn start(setup: Setup<'_>, server: String, database: String, subject: Stri
         .ensure_streams()
         .await
         .expect("create the streams");
-    TestApp {
-        client: NotificationServiceClient::new(channel),
-        subject,
-        durable,
-        js,
-        database_url,
-        shutdown,
-        server,
-        database,
-        owner,
-    }
+    TestApp { client: NotificationServiceClient::new(channel), subject, durable, js, shutdown, database, owner }
 }
 
 /// A status change of a booking of 어벤져스, 11월 28일 19:00 (KST), 1관, A-1.
@@ -174,7 +143,7 @@ impl TestApp {
     /// Another app on this one's database and subject, with a new durable
     /// consumer: it reads the subject from the start.
     pub async fn replica(&self, setup: Setup<'_>) -> TestApp {
-        start(setup, self.server.clone(), self.database.clone(), self.subject.clone(), false).await
+        start(setup, self.database.clone(), self.subject.clone(), false).await
     }
 
     /// Publishes a status change on the app's subject; returns the envelope.
@@ -230,28 +199,12 @@ impl TestApp {
             #[diesel(sql_type = diesel::sql_types::Text)]
             error: String,
         }
-        let mut conn = AsyncPgConnection::establish(&self.database_url).await.expect("connect");
+        let mut conn = AsyncPgConnection::establish(&self.database.url()).await.expect("connect");
         let rows: Vec<Row> = diesel::sql_query("SELECT event_id, error FROM poison_events ORDER BY received_at")
             .load(&mut conn)
             .await
             .expect("read poison events");
         rows.into_iter().map(|r| (r.event_id, r.error)).collect()
-    }
-}
-
-/// Polls `check` until it returns `Some`, or panics after `deadline`.
-pub async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -6,6 +6,5 @@
 
 mod channels;
 mod consumer;
-mod fake;
 mod helpers;
 mod retries;

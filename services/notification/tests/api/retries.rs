@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use cinema_proto::common::v1::BookingStatus;
 use cinema_proto::notification::v1::DeliveryStatus;
 
-use crate::fake::{FakeServer, Reply};
 use crate::helpers::*;
+use cinema_testkit::fake_http::{FakeServer, Reply};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_provider_outage_ends_in_delivery_once_it_returns() {

@@ -3,55 +3,35 @@ use cinema_payment::{App, Config};
 use cinema_proto::common::v1::Money;
 use cinema_proto::payment::v1 as pb;
 use cinema_proto::payment::v1::payment_service_client::PaymentServiceClient;
+use cinema_testkit::TestDatabase;
 use tonic::transport::Channel;
 
 pub struct TestApp {
     pub payments: PaymentServiceClient<Channel>,
     shutdown: Shutdown,
-    server: String,
-    database: String,
+    _database: TestDatabase,
 }
 
 impl Drop for TestApp {
-    /// Stops the app and drops its database.
+    /// Stops the app (its database goes with `_database`).
     fn drop(&mut self) {
         self.shutdown.cancel();
-        let (server, database) = (format!("{}/postgres", self.server), self.database.clone());
-        let dropped = std::thread::spawn(move || {
-            use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            runtime.block_on(async {
-                let mut conn = AsyncPgConnection::establish(&server).await?;
-                diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await?;
-                anyhow::Ok(())
-            })
-        })
-        .join();
-        if let Ok(Err(error)) = dropped {
-            eprintln!("could not drop the test database: {error:#}");
-        }
     }
 }
 
 /// The service on port 0 over a database of its own.
 pub async fn spawn_app() -> TestApp {
-    let server =
-        std::env::var("CINEMA_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let database = format!("cinema_payment_test_{}", uuid::Uuid::new_v4().simple());
+    let database = TestDatabase::new("payment");
     let mut config = Config::default();
     config.base.listen_addr = "127.0.0.1:0".into();
-    config.base.database_url = format!("{server}/{database}");
-    if let Ok(nats) = std::env::var("CINEMA_TEST_NATS_URL") {
-        config.base.nats_url = nats;
-    }
+    config.base.database_url = database.url();
+    config.base.nats_url = cinema_testkit::nats_url();
     let app = App::build(config).await.expect("build the app");
     let url = format!("http://127.0.0.1:{}", app.port());
     let shutdown = Shutdown::new();
     tokio::spawn(app.run_until_stopped(shutdown.clone()));
     let channel = Channel::from_shared(url).expect("a valid url").connect_lazy();
-    TestApp { payments: PaymentServiceClient::new(channel), shutdown, server, database }
+    TestApp { payments: PaymentServiceClient::new(channel), shutdown, _database: database }
 }
 
 impl TestApp {

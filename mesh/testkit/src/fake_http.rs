@@ -1,5 +1,6 @@
-//! A real HTTP server on 127.0.0.1:0 standing in for the partner's API: it
-//! records every request and answers what the test says.
+//! A real HTTP server on 127.0.0.1:0 standing in for a third party we cannot
+//! run (the Kakao API, a webhook receiver, a partner): it records every request
+//! and answers what the test says.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -108,6 +109,10 @@ impl FakeServer {
     /// From now on, answer with `respond`.
     pub fn respond_with(&self, respond: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) {
         *self.respond.lock().unwrap() = Arc::new(respond);
+    }
+
+    pub fn answer(&self, status: u16) {
+        self.respond_with(move |_| Reply::Status(status));
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
