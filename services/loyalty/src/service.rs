@@ -170,11 +170,7 @@ impl Service {
     /// Keeps an undecodable event for a human and acks it.
     async fn set_aside(&self, envelope: &Envelope, why: &str) -> anyhow::Result<()> {
         let mut conn = get(&self.pool).await?;
-        let (event_id, event_type) = (&envelope.event_id, &envelope.event_type);
-        store::insert_poison(&mut conn, CONSUMER, event_id, event_type, &envelope.payload, why)
-            .await
-            .context("set a poison event aside")?;
-        tracing::error!(message = "Poison event set aside.", %event_id, %event_type, error = why);
+        cinema_mesh::inbox::set_aside(&mut conn, CONSUMER, envelope, why).await.context("set a poison event aside")?;
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! One function per query.
 
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{BigInt, Bytea, Int4, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Int4, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -136,27 +136,4 @@ pub async fn deliveries_of(conn: &mut AsyncPgConnection, booking_number: &str) -
     .bind::<Text, _>(booking_number)
     .load(conn)
     .await
-}
-
-/// Keeps an event that can never be handled; `true` the first time.
-pub async fn insert_poison(
-    conn: &mut AsyncPgConnection,
-    consumer: &str,
-    event_id: &str,
-    event_type: &str,
-    payload: &[u8],
-    error: &str,
-) -> Result<bool> {
-    diesel::sql_query(
-        "INSERT INTO poison_events (consumer, event_id, event_type, payload, error) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind::<Text, _>(consumer)
-    .bind::<Text, _>(event_id)
-    .bind::<Text, _>(event_type)
-    .bind::<Bytea, _>(payload)
-    .bind::<Text, _>(error)
-    .execute(conn)
-    .await
-    .map(|n| n == 1)
 }

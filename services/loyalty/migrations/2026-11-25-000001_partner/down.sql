@@ -1,4 +1,3 @@
-DROP TABLE poison_events;
 DROP TABLE partner_deliveries;
 DROP TABLE partner_links;
 DROP TABLE cancelled_bookings;

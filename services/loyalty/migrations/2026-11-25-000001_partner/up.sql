@@ -38,14 +38,3 @@ CREATE TABLE partner_deliveries (
 CREATE INDEX partner_deliveries_due ON partner_deliveries (next_attempt_at) WHERE status = 'PENDING';
 CREATE INDEX partner_deliveries_by_booking ON partner_deliveries (booking_number, kind);
 
--- Events that can never be handled (a payload that does not decode, an event
--- id that is not a UUID): acked so they block nothing, and kept for a human.
-CREATE TABLE poison_events (
-    consumer TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    event_type TEXT NOT NULL,
-    payload BYTEA NOT NULL,
-    error TEXT NOT NULL,
-    received_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    PRIMARY KEY (consumer, event_id)
-);

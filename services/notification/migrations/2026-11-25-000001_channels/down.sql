@@ -1,4 +1,3 @@
-DROP TABLE poison_events;
 DROP INDEX deliveries_due;
 CREATE INDEX deliveries_pending ON deliveries (created_at) WHERE status = 'PENDING';
 DELETE FROM deliveries WHERE booking_status = 'CANCELLING';

@@ -10,15 +10,3 @@ ALTER TABLE deliveries
 DROP INDEX deliveries_pending;
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'PENDING';
 
--- Events that can never be handled (a payload that does not decode, an event
--- id that is not a UUID): acked so they block nothing, and kept here for a
--- human. One row per (consumer, event id).
-CREATE TABLE poison_events (
-    consumer TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    event_type TEXT NOT NULL,
-    payload BYTEA NOT NULL,
-    error TEXT NOT NULL,
-    received_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    PRIMARY KEY (consumer, event_id)
-);
