@@ -9,8 +9,8 @@
 //! - [`bus`]: NATS JetStream: the streams, publishing with `Nats-Msg-Id`, durable
 //!   pull consumers with explicit ack.
 //! - [`outbox`]: enqueue an event in the caller's transaction; the relay publishes it.
-//! - [`inbox`]: "have I processed this event?" in the consumer's transaction.
-//!   Events that can never be handled are set aside in `poison_events`.
+//! - [`inbox`]: "have I processed this event?" in the consumer's transaction;
+//!   an event that can never be handled is set aside in `poison_events`.
 //! - [`server`]: the gRPC server every service runs: health (readiness and
 //!   liveness), reflection v1 and v1alpha, graceful drain on SIGTERM / Ctrl-C.
 //! - [`client`]: channels to other services, with connect and request deadlines.
