@@ -12,7 +12,8 @@
 //! - [`inbox`]: "have I processed this event?" in the consumer's transaction;
 //!   an event that can never be handled is set aside in `poison_events`.
 //! - [`server`]: the gRPC server every service runs: health (readiness and
-//!   liveness), reflection v1 and v1alpha, graceful drain on SIGTERM / Ctrl-C.
+//!   liveness), reflection v1 and v1alpha, graceful drain on SIGTERM / Ctrl-C,
+//!   a limit on calls in flight beyond which calls are shed (RESOURCE_EXHAUSTED).
 //! - [`client`]: channels to other services, with connect and request deadlines.
 //! - [`breaker`]: a circuit breaker (closed / open / half-open) as a tower layer.
 //! - [`status`]: the few ways a service says no (field violations, reasons).
