@@ -6,6 +6,7 @@
 //! - `test`: fmt, clippy, build, provision, then nextest (or `cargo test`).
 //! - `tools`: provision the engines and print where they are.
 
+mod chart;
 mod demo;
 mod test;
 mod up;

@@ -46,6 +46,7 @@ fn run_steps(root: &std::path::Path, steps: &mut Vec<Step>) -> Result<()> {
     })?;
     let tools = tools.context("tools were not provisioned")?;
     let path = tools.extended_path()?;
+    timed(steps, "helm chart: lint, render, validate", || crate::chart::run(root))?;
 
     let nextest = crate::cargo()
         .args(["nextest", "--version"])
