@@ -23,8 +23,12 @@ const PROTOS: &[&str] = &[
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    println!("cargo:rerun-if-changed={}", root.join("cinema").display());
-    println!("cargo:rerun-if-changed={}", root.join("google").display());
+    // Relative to this package: clones sharing one target dir (CI runs a fresh
+    // clone beside the working copy) then each watch their own files. Absolute
+    // paths would make a build in one clone fresh for the other's edits.
+    println!("cargo:rerun-if-changed=cinema");
+    println!("cargo:rerun-if-changed=google");
+    println!("cargo:rerun-if-changed=build.rs");
 
     let mut compiler = protox::Compiler::new([&root])?;
     compiler.include_imports(true).include_source_info(true);

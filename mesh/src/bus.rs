@@ -1,6 +1,9 @@
 //! NATS JetStream: the streams of design.md §6, publishing envelopes with
 //! `Nats-Msg-Id` (JetStream drops a duplicate within the window), and durable
-//! pull consumers with explicit ack and bounded, delayed redelivery.
+//! pull consumers with explicit ack and bounded, delayed redelivery. A message
+//! that can never be handled (not an envelope, a handler error marked
+//! [`Poison`], or the last allowed delivery failing) goes to the DEADLETTER
+//! stream (`cinema.deadletter.<consumer>`) and is acked, blocking nothing.
 
 use std::future::Future;
 use std::time::Duration;
@@ -16,6 +19,28 @@ use crate::Shutdown;
 
 /// How long JetStream remembers a `Nats-Msg-Id` to drop duplicates.
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+/// Deliveries of one message before it is dead-lettered.
+pub const MAX_DELIVER: i64 = 20;
+
+/// Headers of a dead letter: who gave up, why, and where the message was.
+pub mod dead_letter {
+    pub const CONSUMER: &str = "Cinema-Consumer";
+    pub const ERROR: &str = "Cinema-Error";
+    pub const SUBJECT: &str = "Cinema-Subject";
+    pub const STREAM_SEQUENCE: &str = "Cinema-Stream-Sequence";
+}
+
+/// A handler error that no redelivery can fix: the message is dead-lettered at
+/// once. Return it as `Err(Poison(..).into())`.
+#[derive(Debug, thiserror::Error)]
+#[error("poison: {0}")]
+pub struct Poison(pub String);
+
+/// One delivered event and its position in its stream.
+pub struct Delivery {
+    pub envelope: Envelope,
+    pub stream_sequence: u64,
+}
 
 #[derive(Clone)]
 pub struct Bus {
@@ -35,6 +60,10 @@ impl Bus {
             .with_context(|| format!("connect to NATS at {url}"))?;
         let js = jetstream::new(client.clone());
         Ok(Self { client, js })
+    }
+
+    pub fn jetstream(&self) -> &jetstream::Context {
+        &self.js
     }
 
     pub fn is_connected(&self) -> bool {
@@ -81,10 +110,18 @@ impl Bus {
 
     /// Runs a durable consumer until `shutdown`: every envelope on `topics` is
     /// handed to `handle`; success acks, failure redelivers after a delay.
-    /// Messages that are not envelopes are acked and logged (nothing to retry).
     pub async fn consume<H, F>(&self, durable: &str, topics: &[Topic], handle: H, shutdown: Shutdown)
     where
         H: Fn(Envelope) -> F + Send + Sync,
+        F: Future<Output = anyhow::Result<()>> + Send,
+    {
+        self.consume_deliveries(durable, topics, |d: Delivery| handle(d.envelope), shutdown).await
+    }
+
+    /// [`Bus::consume`], for handlers that need the stream sequence.
+    pub async fn consume_deliveries<H, F>(&self, durable: &str, topics: &[Topic], handle: H, shutdown: Shutdown)
+    where
+        H: Fn(Delivery) -> F + Send + Sync,
         F: Future<Output = anyhow::Result<()>> + Send,
     {
         let mut backoff = Duration::from_millis(100);
@@ -109,7 +146,7 @@ impl Bus {
         shutdown: &Shutdown,
     ) -> anyhow::Result<()>
     where
-        H: Fn(Envelope) -> F + Send + Sync,
+        H: Fn(Delivery) -> F + Send + Sync,
         F: Future<Output = anyhow::Result<()>> + Send,
     {
         self.ensure_streams().await?;
@@ -122,7 +159,7 @@ impl Bus {
                     durable_name: Some(durable.into()),
                     ack_policy: consumer::AckPolicy::Explicit,
                     ack_wait: Duration::from_secs(30),
-                    max_deliver: 20,
+                    max_deliver: MAX_DELIVER,
                     // One subject goes in `filter_subject`: servers before 2.10 ignore
                     // `filter_subjects` and would deliver the whole stream.
                     filter_subject: match topics {
@@ -147,25 +184,56 @@ impl Bus {
                     None => anyhow::bail!("message stream ended"),
                 },
             };
+            let (delivered, stream_sequence) = message
+                .info()
+                .map(|i| (i.delivered, i.stream_sequence))
+                .map_err(|e| anyhow::anyhow!("message info: {e}"))?;
             let envelope = match Envelope::decode(message.payload.clone()) {
                 Ok(envelope) => envelope,
                 Err(error) => {
-                    tracing::error!(message = "Dropping a message that is not an envelope.", durable, %error);
-                    message.ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?;
+                    self.dead_letter(durable, &message, stream_sequence, &format!("not an envelope: {error}")).await?;
                     continue;
                 }
             };
             let event_id = envelope.event_id.clone();
-            match handle(envelope).await {
+            match handle(Delivery { envelope, stream_sequence }).await {
                 Ok(()) => message.ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?,
+                Err(error) if error.downcast_ref::<Poison>().is_some() || delivered >= MAX_DELIVER => {
+                    self.dead_letter(durable, &message, stream_sequence, &format!("{error:#}")).await?;
+                }
                 Err(error) => {
-                    let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
                     let delay = Duration::from_millis(200 * 2u64.pow(delivered.clamp(1, 6) as u32 - 1));
                     tracing::warn!(message = "Event handling failed; will redeliver.", durable, %event_id, delivered, error = format!("{error:#}"));
                     message.ack_with(AckKind::Nak(Some(delay))).await.map_err(|e| anyhow::anyhow!("nak: {e}"))?;
                 }
             }
         }
+    }
+
+    /// Copies `message` to `cinema.deadletter.<durable>` (deduplicated on its
+    /// stream position), then terminates it: it is never delivered again.
+    async fn dead_letter(
+        &self,
+        durable: &str,
+        message: &jetstream::Message,
+        stream_sequence: u64,
+        why: &str,
+    ) -> anyhow::Result<()> {
+        tracing::error!(message = "Dead-lettering a message.", durable, subject = %message.subject, stream_sequence, error = why);
+        let mut headers = message.headers.clone().unwrap_or_default();
+        headers.insert(dead_letter::CONSUMER, durable);
+        headers.insert(dead_letter::ERROR, why.replace(['\r', '\n'], " ").as_str());
+        headers.insert(dead_letter::SUBJECT, message.subject.as_str());
+        headers.insert(dead_letter::STREAM_SEQUENCE, stream_sequence.to_string().as_str());
+        let id = format!("{durable}/{}/{stream_sequence}", message.subject);
+        let letter = PublishMessage::build().headers(headers).message_id(id).payload(message.payload.clone());
+        self.js
+            .send_publish(cinema_proto::topics::dead_letter_subject(durable), letter)
+            .await
+            .context("publish a dead letter")?
+            .await
+            .context("wait for the dead letter's ack")?;
+        message.ack_with(AckKind::Term).await.map_err(|e| anyhow::anyhow!("term: {e}"))
     }
 }
 

@@ -19,7 +19,14 @@ pub const STREAMS: &[Stream] = &[
     Stream { name: "SEATS", subjects: "cinema.seats.>" },
     Stream { name: "PAYMENT", subjects: "cinema.payment.>" },
     Stream { name: "BOOKING", subjects: "cinema.booking.>" },
+    // Messages a consumer gave up on, under `cinema.deadletter.<consumer>`.
+    Stream { name: "DEADLETTER", subjects: "cinema.deadletter.>" },
 ];
+
+/// Where `consumer` puts the messages it can never handle.
+pub fn dead_letter_subject(consumer: &str) -> String {
+    format!("cinema.deadletter.{consumer}")
+}
 
 macro_rules! topic {
     ($name:ident, $subject:literal, $ty:literal) => {
