@@ -4,10 +4,13 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     #[serde(flatten)]
     pub base: cinema_mesh::config::Base,
+    /// The KV bucket of the booking view (`CINEMA_VIEW_BUCKET`); the
+    /// projector's durable consumers are named after it.
+    pub view_bucket: String,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { base: cinema_mesh::config::Base::defaults("reservation", 50064) }
+        Self { base: cinema_mesh::config::Base::defaults("reservation", 50064), view_bucket: "booking-view".into() }
     }
 }

@@ -43,6 +43,11 @@ impl Status {
         Self::ALL.into_iter().find(|s| s.as_str() == raw).unwrap_or(Self::Pending)
     }
 
+    /// `None` for UNSPECIFIED (or a value this build does not know).
+    pub fn from_proto(status: BookingStatus) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| BookingStatus::from(*s) == status)
+    }
+
     /// Nothing happens to the booking after this (a watch ends here).
     /// CONFIRMED is not final: it can still be cancelled.
     pub fn is_final(self) -> bool {

@@ -12,8 +12,7 @@ use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
 
 use crate::domain::{self, BookingNumber, CustomerId, PageToken, SeatIds, Status as BookingState};
-use crate::service::{Confirmation, Error, Service, money};
-use crate::store::ReservationRow;
+use crate::service::{Confirmation, Error, Service, record_to_proto};
 
 /// `ReservationService`: the orchestrator's commands.
 pub struct ReservationApi {
@@ -60,7 +59,7 @@ impl pb::reservation_service_server::ReservationService for ReservationApi {
             .create(number, customer_id, screening_id, seat_ids, &correlation_id)
             .await
             .map_err(to_status)?;
-        Ok(Response::new(booking_to_proto(row)))
+        Ok(Response::new(record_to_proto(row)))
     }
 
     async fn confirm_reservation(
@@ -111,7 +110,7 @@ impl pb::reservation_service_server::ReservationService for ReservationApi {
             starts_at,
         };
         let row = self.service.confirm(&number, confirmation, &correlation_id).await.map_err(to_status)?;
-        Ok(Response::new(booking_to_proto(row)))
+        Ok(Response::new(record_to_proto(row)))
     }
 
     async fn reject_reservation(
@@ -135,7 +134,7 @@ impl pb::reservation_service_server::ReservationService for ReservationApi {
             unreachable!("no violations means every field parsed")
         };
         let row = self.service.reject(&number, to, reason, &correlation_id).await.map_err(to_status)?;
-        Ok(Response::new(booking_to_proto(row)))
+        Ok(Response::new(record_to_proto(row)))
     }
 
     async fn await_payment(&self, request: Request<pb::AwaitPaymentRequest>) -> Result<Response<pb::Booking>, Status> {
@@ -144,7 +143,7 @@ impl pb::reservation_service_server::ReservationService for ReservationApi {
         let (number, reason) =
             parse_cancel(pb::CancelReservationRequest { booking_number: req.booking_number, reason: req.reason })?;
         let row = self.service.await_payment(&number, &reason, &correlation_id).await.map_err(to_status)?;
-        Ok(Response::new(booking_to_proto(row)))
+        Ok(Response::new(record_to_proto(row)))
     }
 
     async fn begin_cancellation(
@@ -154,7 +153,7 @@ impl pb::reservation_service_server::ReservationService for ReservationApi {
         let correlation_id = correlation::from_metadata(request.metadata());
         let (number, reason) = parse_cancel(request.into_inner())?;
         let row = self.service.begin_cancellation(&number, &reason, &correlation_id).await.map_err(to_status)?;
-        Ok(Response::new(booking_to_proto(row)))
+        Ok(Response::new(record_to_proto(row)))
     }
 
     async fn cancel_reservation(
@@ -164,7 +163,7 @@ impl pb::reservation_service_server::ReservationService for ReservationApi {
         let correlation_id = correlation::from_metadata(request.metadata());
         let (number, reason) = parse_cancel(request.into_inner())?;
         let row = self.service.cancel(&number, &reason, &correlation_id).await.map_err(to_status)?;
-        Ok(Response::new(booking_to_proto(row)))
+        Ok(Response::new(record_to_proto(row)))
     }
 }
 
@@ -184,11 +183,12 @@ impl pb::booking_query_service_server::BookingQueryService for QueryApi {
     type WatchBookingStream = BoxStream<'static, Result<pb::Booking, Status>>;
 
     async fn get_booking(&self, request: Request<pb::GetBookingRequest>) -> Result<Response<pb::Booking>, Status> {
+        let req = request.into_inner();
         let mut violations = Violations::default();
-        let number = parse_number(&request.into_inner().booking_number, &mut violations);
+        let number = parse_number(&req.booking_number, &mut violations);
         let Some(number) = violations.check(number)? else { unreachable!("checked") };
-        let row = self.service.booking(&number).await.map_err(to_status)?;
-        Ok(Response::new(booking_to_proto(row)))
+        let booking = self.service.read(&number, req.min_version).await.map_err(to_status)?;
+        Ok(Response::new(booking))
     }
 
     async fn watch_booking(
@@ -199,7 +199,7 @@ impl pb::booking_query_service_server::BookingQueryService for QueryApi {
         let number = parse_number(&request.into_inner().booking_number, &mut violations);
         let Some(number) = violations.check(number)? else { unreachable!("checked") };
         let updates = self.service.watch(number).await.map_err(to_status)?;
-        let stream = ReceiverStream::new(updates).map(|row| Ok(booking_to_proto(row))).boxed();
+        let stream = ReceiverStream::new(updates).map(Ok).boxed();
         Ok(Response::new(stream))
     }
 
@@ -219,8 +219,44 @@ impl pb::booking_query_service_server::BookingQueryService for QueryApi {
         };
         let page = self.service.list(&customer_id, after, domain::page_size(req.page_size)).await.map_err(to_status)?;
         Ok(Response::new(pb::ListBookingsResponse {
-            bookings: page.bookings.into_iter().map(booking_to_proto).collect(),
+            bookings: page.bookings.into_iter().map(record_to_proto).collect(),
             next_page_token: page.next.map(|t| t.encode()).unwrap_or_default(),
+        }))
+    }
+}
+
+/// `BookingViewAdmin`: operators rebuild the view.
+pub struct AdminApi {
+    service: Service,
+}
+
+impl AdminApi {
+    pub fn new(service: Service) -> Self {
+        Self { service }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::booking_view_admin_server::BookingViewAdmin for AdminApi {
+    async fn rebuild_view(
+        &self,
+        request: Request<pb::RebuildViewRequest>,
+    ) -> Result<Response<pb::RebuildViewResponse>, Status> {
+        let bucket = request.into_inner().bucket;
+        let mut violations = Violations::default();
+        if !(bucket.is_empty()
+            || (bucket.len() <= 64 && bucket.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')))
+        {
+            violations.add("bucket", "must be at most 64 letters, digits, '-' or '_'");
+        }
+        violations.check(())?;
+        let (bucket, rebuilt) =
+            self.service.rebuild_view(Some(bucket.as_str()).filter(|b| !b.is_empty())).await.map_err(to_status)?;
+        Ok(Response::new(pb::RebuildViewResponse {
+            bucket,
+            events_read: rebuilt.events_read,
+            bookings: rebuilt.bookings,
+            entries_changed: rebuilt.entries_changed,
         }))
     }
 }
@@ -242,27 +278,7 @@ fn to_status(error: Error) -> Status {
     match error {
         Error::BookingNotFound(_) => with_reason(Code::NotFound, "BOOKING_NOT_FOUND", message),
         Error::IllegalTransition { .. } => with_reason(Code::FailedPrecondition, "ILLEGAL_TRANSITION", message),
+        Error::ViewUnavailable => with_reason(Code::Unavailable, "VIEW_UNAVAILABLE", message),
         Error::Unexpected(e) => internal(&e),
-    }
-}
-
-fn booking_to_proto(row: ReservationRow) -> pb::Booking {
-    let status = BookingStatus::from(BookingState::from_db(&row.status));
-    let amount = money(&row);
-    pb::Booking {
-        booking_number: row.booking_number,
-        customer_id: row.customer_id,
-        screening_id: row.screening_id.to_string(),
-        seat_ids: row.seat_ids,
-        status: status.into(),
-        reason: row.reason,
-        amount,
-        payment_id: row.payment_id.unwrap_or_default(),
-        movie_title: row.movie_title.unwrap_or_default(),
-        screen_name: row.screen_name.unwrap_or_default(),
-        starts_at: row.starts_at.map(time::to_proto),
-        created_at: Some(time::to_proto(row.created_at)),
-        updated_at: Some(time::to_proto(row.updated_at)),
-        version: row.version as u64,
     }
 }

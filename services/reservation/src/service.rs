@@ -4,21 +4,28 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use cinema_mesh::bus::Bus;
 use cinema_mesh::outbox::{self, Event, Relay};
 use cinema_mesh::store::{Pool, get};
 use cinema_mesh::{Shutdown, time};
 use cinema_proto::common::v1::{BookingStatus, Money};
 use cinema_proto::events::v1::BookingStatusChanged;
+use cinema_proto::reservation::v1 as pb;
 use cinema_proto::topics;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
+use futures::StreamExt;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::domain::{self, BookingNumber, CustomerId, PageToken, SeatIds, Status, Transition};
+use crate::projector::{self, Rebuilt, Stored, ViewStore};
 use crate::store::{self, Change, ReservationRow};
 
-/// How often a watch looks for a new version.
-const WATCH_POLL: Duration = Duration::from_millis(250);
+/// The view, once its bucket is open (NATS answered).
+pub type ViewHandle = tokio::sync::watch::Receiver<Option<ViewStore>>;
+
+/// How long a read with `min_version` (or a watch) waits for the view.
+const READ_YOUR_WRITES: Duration = Duration::from_secs(2);
 /// How long one watch may last; the client reconnects if it still cares.
 const WATCH_LIMIT: Duration = Duration::from_secs(600);
 
@@ -28,6 +35,8 @@ pub enum Error {
     BookingNotFound(String),
     #[error("booking {booking_number} is {} and cannot become {}", .from.as_str(), .to.as_str())]
     IllegalTransition { booking_number: String, from: Status, to: Status },
+    #[error("the booking view is not available yet (NATS is unreachable); retry")]
+    ViewUnavailable,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -59,13 +68,17 @@ pub struct Page {
 pub struct Service {
     pool: Pool,
     relay: Relay,
+    bus: Bus,
+    /// The live view's bucket, and the view once NATS answered.
+    bucket: String,
+    view: ViewHandle,
     /// Ends open watches when the server drains.
     shutdown: Shutdown,
 }
 
 impl Service {
-    pub fn new(pool: Pool, relay: Relay, shutdown: Shutdown) -> Self {
-        Self { pool, relay, shutdown }
+    pub fn new(pool: Pool, relay: Relay, bus: Bus, bucket: String, view: ViewHandle, shutdown: Shutdown) -> Self {
+        Self { pool, relay, bus, bucket, view, shutdown }
     }
 
     /// Creates the reservation as PENDING (version 1); a number that exists
@@ -230,42 +243,105 @@ impl Service {
         Ok(Page { bookings, next })
     }
 
-    /// The booking now, then on every new version, until it reaches a final
-    /// status, the receiver is dropped, the server drains or [`WATCH_LIMIT`] passes.
-    pub async fn watch(&self, number: BookingNumber) -> Result<mpsc::Receiver<ReservationRow>, Error> {
-        let first = self.booking(&number).await?;
+    /// The booking as the view shows it. A booking the view has not seen yet
+    /// is read from the record; with `min_version`, waits (up to
+    /// [`READ_YOUR_WRITES`]) for the view to reach it, then reads the record.
+    pub async fn read(&self, number: &BookingNumber, min_version: u64) -> Result<pb::Booking, Error> {
+        if let Some(booking) = self.read_view(number.as_str(), min_version).await {
+            return Ok(booking);
+        }
+        Ok(record_to_proto(self.booking(number).await?))
+    }
+
+    async fn read_view(&self, number: &str, min_version: u64) -> Option<pb::Booking> {
+        let view = self.view.borrow().clone()?;
+        match view.get(number).await {
+            Ok(Some(s)) if s.view.version() >= min_version => return s.view.render(number, s.revision),
+            Ok(_) if min_version == 0 => return None,
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(
+                    message = "View read failed; reading the record.",
+                    booking_number = number,
+                    error = format!("{error:#}")
+                );
+                return None;
+            }
+        }
+        let updates = view.watch(number).await.ok()?;
+        let reached = updates.filter(|s| std::future::ready(s.view.version() >= min_version));
+        let stored = tokio::time::timeout(READ_YOUR_WRITES, std::pin::pin!(reached).next()).await.ok().flatten()?;
+        stored.view.render(number, stored.revision)
+    }
+
+    /// The booking now, then on every change of its view, until it reaches a
+    /// final status, the receiver is dropped, the server drains or
+    /// [`WATCH_LIMIT`] passes.
+    pub async fn watch(&self, number: BookingNumber) -> Result<mpsc::Receiver<pb::Booking>, Error> {
+        let first = self.read(&number, 0).await?;
+        let mut handle = self.view.clone();
+        let view = match tokio::time::timeout(READ_YOUR_WRITES, handle.wait_for(Option::is_some)).await {
+            Ok(Ok(view)) => view.clone(),
+            _ => None,
+        };
+        let view = view.ok_or(Error::ViewUnavailable)?;
+        let updates = view.watch(number.as_str()).await?;
         let (tx, rx) = mpsc::channel(8);
         tx.try_send(first.clone()).map_err(|_| anyhow::anyhow!("a new channel has room"))?;
-        tokio::spawn(self.clone().follow(number, first, tx));
+        tokio::spawn(follow(updates, first, tx, self.shutdown.clone()));
         Ok(rx)
     }
 
-    async fn follow(self, number: BookingNumber, mut last: ReservationRow, tx: mpsc::Sender<ReservationRow>) {
-        let deadline = tokio::time::Instant::now() + WATCH_LIMIT;
-        let mut tick = tokio::time::interval(WATCH_POLL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.tick().await; // the first tick is immediate; the caller has the current booking
-        while !Status::from_db(&last.status).is_final() {
-            tokio::select! {
-                _ = tx.closed() => return,
-                _ = self.shutdown.cancelled() => return,
-                _ = tokio::time::sleep_until(deadline) => return,
-                _ = tick.tick() => {}
-            }
-            match self.booking(&number).await {
-                Ok(row) if row.version != last.version => {
-                    if tx.send(row.clone()).await.is_err() {
-                        return;
-                    }
-                    last = row;
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::warn!(message = "Watch poll failed; retrying.", booking_number = %number.as_str(), error = format!("{error:#}"));
-                }
-            }
-        }
+    /// Rebuilds the view from the streams into `bucket` (the live view when `None`).
+    pub async fn rebuild_view(&self, bucket: Option<&str>) -> Result<(String, Rebuilt), Error> {
+        let js = self.bus.jetstream();
+        let bucket = bucket.unwrap_or(&self.bucket).to_owned();
+        let target = ViewStore::open(js, &bucket).await?;
+        let started = std::time::Instant::now();
+        let rebuilt = projector::rebuild(js, &target).await?;
+        tracing::info!(
+            message = "View rebuilt.",
+            bucket,
+            events = rebuilt.events_read,
+            bookings = rebuilt.bookings,
+            changed = rebuilt.entries_changed,
+            took_ms = started.elapsed().as_millis() as u64
+        );
+        Ok((bucket, rebuilt))
     }
+}
+
+async fn follow(
+    updates: impl futures::Stream<Item = Stored>,
+    mut last: pb::Booking,
+    tx: mpsc::Sender<pb::Booking>,
+    shutdown: Shutdown,
+) {
+    let deadline = tokio::time::Instant::now() + WATCH_LIMIT;
+    let mut updates = std::pin::pin!(updates);
+    while !is_final(&last) {
+        let stored = tokio::select! {
+            _ = tx.closed() => return,
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep_until(deadline) => return,
+            next = updates.next() => match next {
+                Some(stored) => stored,
+                None => return,
+            },
+        };
+        let Some(booking) = stored.view.render(&last.booking_number, stored.revision) else { continue };
+        if booking.version < last.version || (pb::Booking { revision: last.revision, ..booking.clone() }) == last {
+            continue; // older than what the client has, or nothing it can see changed
+        }
+        if tx.send(booking.clone()).await.is_err() {
+            return;
+        }
+        last = booking;
+    }
+}
+
+fn is_final(booking: &pb::Booking) -> bool {
+    Status::from_proto(booking.status()).is_some_and(Status::is_final)
 }
 
 /// Enqueues the `BookingStatusChanged` of `row`'s current version.
@@ -288,6 +364,9 @@ async fn enqueue_status_changed(
         screen_name: row.screen_name.clone().unwrap_or_default(),
         starts_at: row.starts_at.map(time::to_proto),
         version: row.version as u64,
+        payment_id: row.payment_id.clone().unwrap_or_default(),
+        created_at: Some(time::to_proto(row.created_at)),
+        updated_at: Some(time::to_proto(row.updated_at)),
     };
     outbox::enqueue(
         c,
@@ -302,6 +381,29 @@ async fn enqueue_status_changed(
     )
     .await?;
     Ok(())
+}
+
+/// A booking as the record has it (the view has not seen it yet).
+pub fn record_to_proto(row: ReservationRow) -> pb::Booking {
+    let status = BookingStatus::from(Status::from_db(&row.status));
+    let amount = money(&row);
+    pb::Booking {
+        booking_number: row.booking_number,
+        customer_id: row.customer_id,
+        screening_id: row.screening_id.to_string(),
+        seat_ids: row.seat_ids,
+        status: status.into(),
+        reason: row.reason,
+        amount,
+        payment_id: row.payment_id.unwrap_or_default(),
+        movie_title: row.movie_title.unwrap_or_default(),
+        screen_name: row.screen_name.unwrap_or_default(),
+        starts_at: row.starts_at.map(time::to_proto),
+        created_at: Some(time::to_proto(row.created_at)),
+        updated_at: Some(time::to_proto(row.updated_at)),
+        version: row.version as u64,
+        ..Default::default()
+    }
 }
 
 /// The amount, once confirmed.

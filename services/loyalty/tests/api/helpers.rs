@@ -109,6 +109,7 @@ pub fn status_changed(
         screen_name: "1관".into(),
         starts_at: None,
         version: 1,
+        ..Default::default()
     }
 }
 

@@ -119,6 +119,7 @@ pub fn status_changed(booking_number: &str, status: BookingStatus) -> BookingSta
         screen_name: "1관".into(),
         starts_at: Some(cinema_mesh::time::to_proto(chrono::Utc.with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap())),
         version: 1,
+        ..Default::default()
     }
 }
 

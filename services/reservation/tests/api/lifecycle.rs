@@ -76,6 +76,6 @@ async fn unknown_bookings_are_not_found() {
     for error in [app.confirm("BK-NOPE").await.unwrap_err(), app.get("BK-NOPE").await.unwrap_err()] {
         assert_eq!(error.code(), Code::NotFound);
         assert_eq!(reason(&error).as_deref(), Some("BOOKING_NOT_FOUND"));
-        assert_eq!(error.message(), "booking BK-NOPE does not exist");
+        assert_eq!(error.message(), format!("booking {} does not exist", app.n("BK-NOPE")));
     }
 }

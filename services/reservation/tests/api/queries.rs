@@ -1,10 +1,13 @@
 use std::time::Duration;
 
-use cinema_proto::common::v1::BookingStatus;
+use cinema_proto::common::v1::{BookingStatus, Money};
+use cinema_proto::events::v1 as ev;
 use cinema_proto::reservation::v1 as pb;
+use cinema_proto::topics;
+use cinema_testkit::eventually;
 use tonic::Code;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, publish, spawn_app, view_entry};
 
 #[tokio::test]
 async fn list_pages_newest_first() {
@@ -27,7 +30,7 @@ async fn list_pages_newest_first() {
         token = page.next_page_token;
     }
     assert_eq!(pages, 3);
-    assert_eq!(numbers, ["BK-LIST-5", "BK-LIST-4", "BK-LIST-3", "BK-LIST-2", "BK-LIST-1"]);
+    assert_eq!(numbers, ["BK-LIST-5", "BK-LIST-4", "BK-LIST-3", "BK-LIST-2", "BK-LIST-1"].map(|n| app.n(n)));
 
     let all = app.list("cust-list", 0, "").await.unwrap();
     assert_eq!(all.bookings.len(), 5);
@@ -44,7 +47,7 @@ async fn watch_streams_every_change_until_final() {
     let mut stream = app
         .queries
         .clone()
-        .watch_booking(pb::WatchBookingRequest { booking_number: "BK-WATCH-1".into() })
+        .watch_booking(pb::WatchBookingRequest { booking_number: app.n("BK-WATCH-1") })
         .await
         .unwrap()
         .into_inner();
@@ -62,8 +65,123 @@ async fn watch_streams_every_change_until_final() {
     let error = app
         .queries
         .clone()
-        .watch_booking(pb::WatchBookingRequest { booking_number: "BK-NOPE".into() })
+        .watch_booking(pb::WatchBookingRequest { booking_number: app.n("BK-NOPE") })
         .await
         .unwrap_err();
     assert_eq!(error.code(), Code::NotFound);
+}
+
+/// The events of one booking from the other services: seats held, then
+/// sold; the payment captured.
+async fn seats_and_payment(app: &TestApp, number: &str) {
+    let seats = vec!["A-1".to_owned(), "A-2".to_owned()];
+    let expires_at = prost_types::Timestamp { seconds: 1_900_000_000, nanos: 0 };
+    let held = ev::SeatsHeld {
+        booking_number: number.into(),
+        seat_ids: seats.clone(),
+        expires_at: Some(expires_at),
+        ..Default::default()
+    };
+    publish(topics::SEATS_HELD, number, 1, &held).await;
+    let captured = ev::PaymentCaptured {
+        payment_id: "pay-1".into(),
+        booking_number: number.into(),
+        customer_id: "cust-1".into(),
+        amount: Some(Money { currency: "KRW".into(), amount: 24_000 }),
+    };
+    publish(topics::PAYMENT_CAPTURED, "pay-1", 1, &captured).await;
+    let sold = ev::SeatsSold { booking_number: number.into(), seat_ids: seats, ..Default::default() };
+    publish(topics::SEATS_SOLD, number, 2, &sold).await;
+    let _ = app;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_view_joins_the_booking_the_payment_and_the_seats() {
+    let app = spawn_app().await;
+    let number = app.n("BK-VIEW-1");
+    app.create("BK-VIEW-1", "cust-1").await.unwrap();
+    seats_and_payment(&app, &number).await;
+    app.confirm("BK-VIEW-1").await.unwrap();
+
+    let booking =
+        eventually(Duration::from_secs(10), "the view has the booking, the payment and the seats", || async {
+            let b = app.get("BK-VIEW-1").await.ok()?;
+            (b.version == 2
+                && b.seats_status() == pb::SeatsStatus::Sold
+                && b.payment_status() == pb::PaymentStatus::Captured)
+                .then_some(b)
+        })
+        .await;
+    assert_eq!(booking.status(), BookingStatus::Confirmed);
+    assert!(booking.revision > 0, "read from the view");
+    assert_eq!((booking.movie_title.as_str(), booking.screen_name.as_str()), ("Dune", "1관"));
+    assert_eq!(booking.amount.map(|m| m.amount), Some(24_000));
+    assert!(booking.hold_expires_at.is_none(), "sold seats have no hold");
+    assert_eq!(booking.seat_ids, ["A-1", "A-2"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn min_version_reads_your_own_write() {
+    let app = spawn_app().await;
+    app.create("BK-RYW-1", "cust-1").await.unwrap();
+    let confirmed = app.confirm("BK-RYW-1").await.unwrap();
+    let request = pb::GetBookingRequest { booking_number: app.n("BK-RYW-1"), min_version: confirmed.version };
+    let read = app.queries.clone().get_booking(request).await.unwrap().into_inner();
+    assert_eq!((read.status(), read.version), (BookingStatus::Confirmed, 2));
+    assert!(read.revision > 0, "the view had it");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rebuilt_view_equals_the_live_one_and_a_second_rebuild_changes_nothing() {
+    let app = spawn_app().await;
+    let numbers: Vec<String> = (1..=3).map(|i| app.n(&format!("BK-REBUILD-{i}"))).collect();
+    for (i, number) in numbers.iter().enumerate() {
+        let name = format!("BK-REBUILD-{}", i + 1);
+        app.create(&name, "cust-1").await.unwrap();
+        seats_and_payment(&app, number).await;
+        app.confirm(&name).await.unwrap();
+        if i == 0 {
+            app.cancel(&name).await.unwrap();
+        }
+    }
+    // The live view has every event of the three bookings.
+    for number in &numbers {
+        eventually(Duration::from_secs(10), "the live view catches up", || async {
+            let (view, _) = view_entry(&app.bucket, number).await?;
+            (view["seats"]["status"] == "SOLD"
+                && view["payment"].is_object()
+                && view["booking"]["version"].as_u64() >= Some(2))
+            .then_some(())
+        })
+        .await;
+    }
+
+    let rebuilt_bucket = format!("{}-rebuilt", app.bucket);
+    let request = pb::RebuildViewRequest { bucket: rebuilt_bucket.clone() };
+    let answer = app.admin.clone().rebuild_view(request).await.unwrap().into_inner();
+    assert_eq!(answer.bucket, rebuilt_bucket);
+    assert!(answer.bookings >= 3 && answer.events_read >= 15, "{answer:?}");
+    for number in &numbers {
+        let (live, _) = view_entry(&app.bucket, number).await.expect("live");
+        let (rebuilt, _) = view_entry(&rebuilt_bucket, number).await.expect("rebuilt");
+        assert_eq!(rebuilt, live, "{number}");
+    }
+
+    // Into the live view: every entry already agrees, so no revision moves.
+    let before: Vec<u64> = revisions(&app.bucket, &numbers).await;
+    app.admin.clone().rebuild_view(pb::RebuildViewRequest { bucket: String::new() }).await.unwrap();
+    assert_eq!(revisions(&app.bucket, &numbers).await, before);
+
+    let bad = app.admin.clone().rebuild_view(pb::RebuildViewRequest { bucket: "no spaces".into() }).await.unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    let js = async_nats::jetstream::new(async_nats::connect(cinema_testkit::nats_url()).await.unwrap());
+    js.delete_key_value(&rebuilt_bucket).await.unwrap();
+}
+
+async fn revisions(bucket: &str, numbers: &[String]) -> Vec<u64> {
+    let mut revisions = Vec::new();
+    for number in numbers {
+        revisions.push(view_entry(bucket, number).await.expect("an entry").1);
+    }
+    revisions
 }
