@@ -127,6 +127,27 @@ impl TestApp {
         let row: Count = diesel::sql_query(sql).get_result(&mut conn).await.with_context(|| sql.to_owned())?;
         Ok(row.n)
     }
+
+    /// `GET /v1/bookings/{number}` once it shows `status`: the lookup reads the
+    /// booking view, which trails the answer of a command by milliseconds.
+    pub async fn lookup(&self, number: &str, status: &str) -> anyhow::Result<Value> {
+        let path = format!("/v1/bookings/{number}");
+        let last = std::sync::Mutex::new(Value::Null);
+        let seen = poll_until(
+            &format!("{number} to read {status}"),
+            Duration::from_secs(5),
+            Duration::from_millis(10),
+            || async {
+                let found = self.get(&path).await?.ok()?;
+                let done = found["status"] == status;
+                *last.lock().expect("not poisoned") = found.clone();
+                Ok(done.then_some(found))
+            },
+        )
+        .await;
+        let last = last.into_inner().expect("not poisoned");
+        seen.with_context(|| format!("last seen: {last}"))
+    }
 }
 
 /// An RFC 3339 UTC time `days` from now.

@@ -8,4 +8,5 @@ mod client;
 mod gateway;
 mod grpcurl;
 mod harness;
+mod journey;
 mod saga;

@@ -240,8 +240,7 @@ async fn a_killed_orchestrator_finishes_every_saga_without_charging_twice() -> R
         wait_for_failpoint_of(&app, &booked.booking_number).await.with_context(|| point.to_owned())?;
         if point != "after:MARKING_CANCELLING" {
             // The customer sees the cancellation under way.
-            let found = app.get(&format!("/v1/bookings/{}", booked.booking_number)).await?.ok()?;
-            ensure!(found["status"] == "BOOKING_STATUS_CANCELLING", "{point}: {found}");
+            app.lookup(&booked.booking_number, "BOOKING_STATUS_CANCELLING").await.context(point)?;
         }
         let (state, took) = kill_and_recover(&app, &booked.booking_number).await?;
         call.abort();
@@ -367,8 +366,7 @@ async fn expired_holds_are_released_and_never_paid_for() -> Result<()> {
     let (state, _) = kill_and_recover(&app, &number).await?;
     call.abort();
     ensure!(state == "EXPIRED", "{number} ended {state}");
-    let found = app.get(&format!("/v1/bookings/{number}")).await?.ok()?;
-    ensure!(found["status"] == "BOOKING_STATUS_EXPIRED", "{found}");
+    app.lookup(&number, "BOOKING_STATUS_EXPIRED").await?;
     let reason = texts(
         &app,
         Service::Orchestrator,
@@ -445,8 +443,7 @@ async fn payment_down_answers_awaiting_payment_at_once_then_confirms_or_expires(
         ensure!(app.seat_status(&screening, &seats[0]).await? == "SEAT_STATUS_HELD");
         numbers.push(answer.booking_number);
     }
-    let found = app.get(&format!("/v1/bookings/{}", numbers[0])).await?.ok()?;
-    ensure!(found["status"] == "BOOKING_STATUS_AWAITING_PAYMENT", "{found}");
+    app.lookup(&numbers[0], "BOOKING_STATUS_AWAITING_PAYMENT").await?;
     let first = latencies[0];
     let mut sorted = latencies[3..].to_vec();
     sorted.sort();
@@ -468,8 +465,7 @@ async fn payment_down_answers_awaiting_payment_at_once_then_confirms_or_expires(
     ensure!(answer.status == BookingStatus::AwaitingPayment as i32, "{answer:?}");
     invariants::settle(&app.stack, Duration::from_secs(20)).await?;
     ensure!(saga_state(&app, &answer.booking_number).await? == "EXPIRED");
-    let found = app.get(&format!("/v1/bookings/{}", answer.booking_number)).await?.ok()?;
-    ensure!(found["status"] == "BOOKING_STATUS_EXPIRED", "{found}");
+    app.lookup(&answer.booking_number, "BOOKING_STATUS_EXPIRED").await?;
     ensure!(app.seat_status(&screening, "C-1").await? == "SEAT_STATUS_AVAILABLE");
     app.stack.restart(Service::Payment).await?;
     let report = invariants::check(&app.stack, &Limits::default()).await?;
@@ -497,8 +493,7 @@ async fn bookings_are_accepted_while_seats_and_screening_are_down() -> Result<()
     let gateway = app.stack.gateway_channel()?;
     let answer = book(gateway, request(&screening, &["D-4".into()], &uuid::Uuid::new_v4().to_string())).await?;
     ensure!(answer.status == BookingStatus::Pending as i32, "{answer:?}");
-    let found = app.get(&format!("/v1/bookings/{}", answer.booking_number)).await?.ok()?;
-    ensure!(found["status"] == "BOOKING_STATUS_PENDING", "{found}");
+    app.lookup(&answer.booking_number, "BOOKING_STATUS_PENDING").await?;
 
     // Seats come back (screening stays down): the booking completes.
     let back = Instant::now();
