@@ -11,6 +11,7 @@ use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 
+use crate::admission::{self, Admission};
 use crate::runner::{Failpoint, Options, Participants, Runner};
 use crate::{Config, grpc::Api, service::Service};
 
@@ -66,7 +67,17 @@ impl App {
         let runner = Runner::new(self.pool.clone(), participants, options);
         let background = tokio::spawn(runner.clone().run_background(shutdown.clone()));
         let seat_map = SeatsServiceClient::new(client::channel(&c.seats_url, Duration::from_secs(1))?);
-        let service = Service::new(self.pool.clone(), runner, seat_map, Duration::from_millis(c.inline_deadline_ms));
+        let admission =
+            Admission::new(admission::Settings { rate_per_sec: c.admission_rate_per_sec, burst: c.admission_burst });
+        if admission.enabled() {
+            tracing::info!(
+                message = "Admission control on.",
+                rate_per_sec = c.admission_rate_per_sec,
+                burst = c.admission_burst.max(1)
+            );
+        }
+        let inline_deadline = Duration::from_millis(c.inline_deadline_ms);
+        let service = Service::new(self.pool.clone(), runner, seat_map, inline_deadline, admission);
 
         let routes = Routes::new(BookingServiceServer::new(Api::new(service)));
         let pool = self.pool;

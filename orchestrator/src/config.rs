@@ -22,6 +22,10 @@ pub struct Config {
     pub payment_breaker_failures: u32,
     pub payment_breaker_open_ms: u64,
     pub payment_breaker_probes: u32,
+    /// Flash-sale admission control, per screening: new bookings a second
+    /// (0 = off) and how many may start at once.
+    pub admission_rate_per_sec: f64,
+    pub admission_burst: u32,
     /// Test hook (`before:<STATE>` / `after:<STATE>`): hang there so a crash
     /// test can kill the process at that point. Empty in production.
     pub failpoint: String,
@@ -43,6 +47,8 @@ impl Default for Config {
             payment_breaker_failures: 5,
             payment_breaker_open_ms: 5_000,
             payment_breaker_probes: 1,
+            admission_rate_per_sec: 0.0,
+            admission_burst: 20,
             failpoint: String::new(),
         }
     }

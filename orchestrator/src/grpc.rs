@@ -7,6 +7,7 @@ use cinema_mesh::{correlation, time};
 use cinema_proto::booking::v1 as pb;
 use cinema_proto::common::v1::Money;
 use tonic::{Code, Request, Response, Status};
+use tonic_types::{ErrorDetails, StatusExt as _};
 
 use crate::domain::BookRequest;
 use crate::saga::State;
@@ -90,8 +91,17 @@ fn to_status(error: Error) -> Status {
         Error::ScreeningNotFound(_) => with_reason(Code::NotFound, "SCREENING_NOT_FOUND", message),
         Error::UnknownSeats(_) => invalid_argument("seat_ids", message),
         Error::RequestIdReused(_) => with_reason(Code::AlreadyExists, "REQUEST_ID_REUSED", message),
+        Error::Busy { retry_after, .. } => busy(message, retry_after),
         Error::BookingNotFound(_) => with_reason(Code::NotFound, "BOOKING_NOT_FOUND", message),
         Error::NotCancellable { .. } => with_reason(Code::FailedPrecondition, "NOT_CANCELLABLE", message),
         Error::Unexpected(e) => internal(&e),
     }
+}
+
+/// RESOURCE_EXHAUSTED with `google.rpc.RetryInfo` (when to come back) and the
+/// reason `SCREENING_BUSY`; Envoy answers REST clients 429.
+fn busy(message: String, retry_after: std::time::Duration) -> Status {
+    let mut details = ErrorDetails::with_retry_info(Some(retry_after));
+    details.set_error_info("SCREENING_BUSY", cinema_mesh::status::DOMAIN, std::collections::HashMap::new());
+    Status::with_error_details(Code::ResourceExhausted, message, details)
 }

@@ -6,7 +6,8 @@
 //! - `runner`: the I/O — calls participants with idempotency keys, classifies
 //!   errors once, persists each transition with its history row in one
 //!   transaction, resumes unfinished sagas (lease + `FOR UPDATE SKIP LOCKED`);
-//! - `service`: book and cancel; `grpc`: the API; `store`: the queries.
+//! - `service`: book and cancel; `grpc`: the API; `store`: the queries;
+//!   `admission`: a token bucket per screening for flash sales.
 //!
 //! Owns (database `cinema_orchestrator`): `sagas` (state, what each step
 //! learned, attempts, next run, lease) and `saga_steps` (every attempt).
@@ -15,6 +16,7 @@
 //! every step is idempotent at its participant, so re-running a step after a
 //! crash changes nothing; a started compensation always runs to its end.
 
+mod admission;
 mod app;
 mod config;
 mod domain;

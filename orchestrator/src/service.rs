@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use tonic::Code;
 use tonic::transport::Channel;
 
+use crate::admission::Admission;
 use crate::domain::{BookRequest, new_booking_number};
 use crate::runner::Runner;
 use crate::saga::State;
@@ -22,6 +23,8 @@ pub enum Error {
     UnknownSeats(String),
     #[error("request id {0} was already used for a different booking")]
     RequestIdReused(String),
+    #[error("screening {screening_id} is busy, retry in {} ms", retry_after.as_millis())]
+    Busy { screening_id: uuid::Uuid, retry_after: Duration },
     #[error("booking {0} does not exist")]
     BookingNotFound(String),
     #[error("booking {number} is {status} and cannot be cancelled; only confirmed bookings can")]
@@ -42,14 +45,22 @@ pub struct Service {
     runner: Runner,
     seat_map: SeatsServiceClient<Channel>,
     inline_deadline: Duration,
+    admission: Admission,
 }
 
 impl Service {
-    pub fn new(pool: Pool, runner: Runner, seat_map: SeatsServiceClient<Channel>, inline_deadline: Duration) -> Self {
-        Self { pool, runner, seat_map, inline_deadline }
+    pub fn new(
+        pool: Pool,
+        runner: Runner,
+        seat_map: SeatsServiceClient<Channel>,
+        inline_deadline: Duration,
+        admission: Admission,
+    ) -> Self {
+        Self { pool, runner, seat_map, inline_deadline, admission }
     }
 
-    /// Books tickets; idempotent on the request id.
+    /// Books tickets; idempotent on the request id. A new booking (not a
+    /// repeat) must first pass its screening's admission control.
     pub async fn book(&self, request: BookRequest, correlation_id: &str) -> Result<SagaRow, Error> {
         let deadline = Instant::now() + self.inline_deadline;
         let mut conn = get(&self.pool).await?;
@@ -57,6 +68,10 @@ impl Service {
             return self.replay(existing, &request, deadline).await;
         }
         drop(conn);
+        let screening_id = request.screening_id;
+        self.admission
+            .admit(screening_id, std::time::Instant::now())
+            .map_err(|retry_after| Error::Busy { screening_id, retry_after })?;
         self.check_screening(&request).await?;
         let saga = SagaRow {
             booking_number: new_booking_number(),
