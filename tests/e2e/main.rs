@@ -9,4 +9,5 @@ mod gateway;
 mod grpcurl;
 mod harness;
 mod journey;
+mod overload;
 mod saga;

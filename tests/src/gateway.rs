@@ -1,8 +1,12 @@
 //! The Envoy gateway config, rendered from the template `mesh/envoy/gateway.yaml`.
 
 use std::path::Path;
+use std::time::Duration;
 
-use crate::Service;
+use anyhow::{Context as _, Result};
+
+use crate::process::{Proc, ProcSpec, tail};
+use crate::{Service, Stack, free_port, poll_until};
 
 /// The template, compiled in so the harness works from any directory.
 pub const GATEWAY_TEMPLATE: &str = include_str!("../../mesh/envoy/gateway.yaml");
@@ -22,6 +26,32 @@ pub struct GatewayPorts {
     pub reservation: u16,
     pub notification: u16,
     pub loyalty: u16,
+    /// The local rate limit on the public routes.
+    pub rate_limit: RateLimit,
+}
+
+/// Envoy's token bucket for the public routes: `tokens_per_fill` every
+/// `fill_interval` (the steady rate), at most `max_tokens` at once (the burst).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub max_tokens: u32,
+    pub tokens_per_fill: u32,
+    pub fill_interval: Duration,
+}
+
+impl Default for RateLimit {
+    /// 1,000 calls a second, bursts of 2,000: far above what one machine serves,
+    /// so it only stops a flood.
+    fn default() -> Self {
+        Self { max_tokens: 2_000, tokens_per_fill: 100, fill_interval: Duration::from_millis(100) }
+    }
+}
+
+impl RateLimit {
+    /// `per_second` calls a second with bursts of `burst`.
+    pub fn per_second(per_second: u32, burst: u32) -> Self {
+        Self { max_tokens: burst.max(1), tokens_per_fill: per_second.max(1), fill_interval: Duration::from_secs(1) }
+    }
 }
 
 impl GatewayPorts {
@@ -43,6 +73,7 @@ impl GatewayPorts {
             reservation: port_of(Service::Reservation),
             notification: port_of(Service::Notification),
             loyalty: port_of(Service::Loyalty),
+            rate_limit: RateLimit::default(),
         }
     }
 }
@@ -50,7 +81,10 @@ impl GatewayPorts {
 /// Renders the gateway config: every placeholder of the template is substituted.
 pub fn render_gateway_config(ports: &GatewayPorts, descriptor_path: &Path) -> String {
     let descriptor = descriptor_path.display().to_string();
-    let substitutions: [(&str, String); 11] = [
+    let limit = ports.rate_limit;
+    // Envoy wants a whole number of milliseconds (at least 1) as `<seconds>s`.
+    let fill_ms = limit.fill_interval.as_millis().max(1);
+    let substitutions: [(&str, String); 15] = [
         ("{{LISTEN_ADDRESS}}", ports.listen_address.clone()),
         ("{{LISTEN_PORT}}", ports.listen.to_string()),
         ("{{ADMIN_PORT}}", ports.admin.to_string()),
@@ -62,10 +96,64 @@ pub fn render_gateway_config(ports: &GatewayPorts, descriptor_path: &Path) -> St
         ("{{RESERVATION_PORT}}", ports.reservation.to_string()),
         ("{{NOTIFICATION_PORT}}", ports.notification.to_string()),
         ("{{LOYALTY_PORT}}", ports.loyalty.to_string()),
+        ("{{RATE_LIMIT_MAX_TOKENS}}", limit.max_tokens.max(1).to_string()),
+        ("{{RATE_LIMIT_TOKENS_PER_FILL}}", limit.tokens_per_fill.max(1).to_string()),
+        ("{{RATE_LIMIT_FILL_INTERVAL}}", format!("{}.{:03}s", fill_ms / 1000, fill_ms % 1000)),
+        ("{{RATE_LIMIT_RETRY_AFTER_SECS}}", fill_ms.div_ceil(1000).to_string()),
     ];
     substitutions
         .iter()
         .fold(GATEWAY_TEMPLATE.to_owned(), |config, (placeholder, value)| config.replace(placeholder, value))
+}
+
+/// Another Envoy gateway in front of `stack`'s services, on free ports, with its own
+/// rate limit (the stack's own gateway keeps its config). Stopped when dropped.
+pub struct ExtraGateway {
+    pub proc: Proc,
+    pub port: u16,
+    pub admin_port: u16,
+}
+
+impl ExtraGateway {
+    pub async fn start(stack: &Stack, rate_limit: RateLimit) -> Result<ExtraGateway> {
+        let (port, admin_port) = (free_port()?, free_port()?);
+        let mut ports = GatewayPorts::with(port, admin_port, |s| stack.port(s));
+        ports.rate_limit = rate_limit;
+        let dir = stack.run_dir().join(format!("gateway-{port}"));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let descriptor = dir.join("cinema.pb");
+        std::fs::write(&descriptor, cinema_proto::FILE_DESCRIPTOR_SET)
+            .with_context(|| format!("writing {}", descriptor.display()))?;
+        let config = dir.join("gateway.yaml");
+        std::fs::write(&config, render_gateway_config(&ports, &descriptor))
+            .with_context(|| format!("writing {}", config.display()))?;
+        let log = dir.join("envoy.log");
+        let mut spec = ProcSpec::new(format!("envoy-{port}"), &stack.tools().envoy, log.clone())
+            .arg("--disable-hot-restart")
+            .arg("--log-level")
+            .arg("warn")
+            .arg("-c")
+            .arg(config.as_os_str());
+        spec.registry = Some(stack.run_dir().join(crate::process::REGISTRY_FILE));
+        let proc = std::sync::Mutex::new(Proc::spawn(spec)?);
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
+        let ready = format!("http://127.0.0.1:{admin_port}/ready");
+        let waited = poll_until("the extra gateway", Duration::from_secs(30), Duration::from_millis(50), || async {
+            if proc.lock().unwrap_or_else(|e| e.into_inner()).exit_status().is_some() {
+                anyhow::bail!("envoy exited");
+            }
+            Ok(http.get(&ready).send().await.ok().filter(|r| r.status().is_success()).map(|_| ()))
+        })
+        .await;
+        let proc = proc.into_inner().unwrap_or_else(|e| e.into_inner());
+        waited.with_context(|| format!("the end of {}:\n{}", log.display(), tail(&log, 40)))?;
+        Ok(ExtraGateway { proc, port, admin_port })
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
 }
 
 #[cfg(test)]
@@ -78,6 +166,18 @@ mod tests {
         assert!(!config.contains("{{"), "unsubstituted placeholder left");
         assert!(config.contains("proto_descriptor: \"/x/cinema.pb\""));
         assert!(config.contains("port_value: 50062"));
+        assert!(config.contains("fill_interval: 0.100s"), "default fill interval");
+    }
+
+    #[test]
+    fn the_rate_limit_is_rendered() {
+        let mut ports = GatewayPorts::defaults();
+        ports.rate_limit = RateLimit::per_second(5, 3);
+        let config = render_gateway_config(&ports, Path::new("/x/cinema.pb"));
+        assert!(config.contains("max_tokens: 3\n"), "burst");
+        assert!(config.contains("tokens_per_fill: 5\n"), "rate");
+        assert!(config.contains("fill_interval: 1.000s\n"), "interval");
+        assert!(config.contains("retry after 1 s"), "the 429 body names the wait");
     }
 
     /// Envoy transcodes nothing (404 "Could not resolve .. to a method") when the

@@ -25,7 +25,7 @@ pub mod service;
 pub mod stack;
 pub mod tools;
 
-pub use gateway::{GatewayPorts, render_gateway_config};
+pub use gateway::{GatewayPorts, RateLimit, render_gateway_config};
 pub use service::Service;
 pub use stack::{DatabaseChoice, NatsChoice, PortPlan, Stack, StackOptions};
 pub use tools::Tools;
