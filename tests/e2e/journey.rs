@@ -102,6 +102,9 @@ async fn one_booking_and_its_cancellation_seen_by_the_customer_the_channels_and_
     // Cancelled: refunded, seats released, points revoked.
     let cancelled = app.delete(&format!("/v1/bookings/{number}")).await?.ok()?;
     ensure!(cancelled["status"] == "BOOKING_STATUS_CANCELLED", "{cancelled}");
+    let answered = std::time::Instant::now();
+    app.lookup(&number, "BOOKING_STATUS_CANCELLED").await?;
+    eprintln!("view lag: the lookup read CANCELLED {:?} after the cancel answered", answered.elapsed());
     let found = poll_until(
         "the view to show the refund and the released seats",
         Duration::from_secs(5),
@@ -114,6 +117,8 @@ async fn one_booking_and_its_cancellation_seen_by_the_customer_the_channels_and_
     )
     .await?;
     ensure!(found["version"] == "4", "pending, confirmed, cancelling, cancelled: {found}");
+    let waited = app.get(&format!("/v1/bookings/{number}?minVersion=4")).await?.ok()?;
+    ensure!(waited["version"] == "4" && waited["status"] == "BOOKING_STATUS_CANCELLED", "{waited}");
     let points = poll_until("the points revoked", Duration::from_secs(5), Duration::from_millis(20), || async {
         let points = app.get(&format!("/v1/customers/{CUSTOMER}/points")).await?.ok()?;
         Ok((points["balance"] == "0" && points["history"].as_array().is_some_and(|h| h.len() == 2)).then_some(points))
