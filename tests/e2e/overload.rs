@@ -1,6 +1,6 @@
-//! Overload: per-screening admission control (flash sales) and the gateway's
-//! rate limit, followed by the invariant checker where bookings were made.
-//! (The server's in-flight limit is tested in mesh::server.)
+//! Overload: per-screening admission control (flash sales), the gateway's rate
+//! limit, and the load generator, each followed by the invariant checker where
+//! bookings were made. (The server's in-flight limit is tested in mesh::server.)
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +11,7 @@ use cinema_proto::screening::v1::ListMoviesRequest;
 use cinema_proto::screening::v1::screening_service_client::ScreeningServiceClient;
 use cinema_tests::gateway::ExtraGateway;
 use cinema_tests::invariants::{self, Limits};
+use cinema_tests::load::{self, Mode, Options};
 use cinema_tests::{RateLimit, Service, StackOptions};
 use tonic::Code;
 use tonic_types::StatusExt as _;
@@ -179,5 +180,50 @@ async fn the_gateway_rate_limit_answers_429_with_a_clear_body_and_serves_the_res
     }
     eprintln!("gateway rate limit (burst 5, 1/s): 20 at once -> {served} served, {limited} answered 429");
     drop(gateway);
+    app.stack.shutdown().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_load_generator_runs_open_and_closed_loops_and_no_seat_is_sold_twice() -> Result<()> {
+    let app = TestApp::spawn().await?;
+    let gateway = app.stack.gateway_url();
+
+    let open = Options {
+        new_screenings: 2,
+        settle: Duration::from_secs(30),
+        ..Options::new(gateway.clone(), Mode::Open { rate: 25.0 }, Duration::from_secs(2))
+    };
+    let summary = load::run(&open).await?;
+    eprintln!("{}", summary.report());
+    ensure!(summary.sent == 50 && summary.skipped == 0, "{summary:#?}");
+    ensure!(summary.answered == summary.sent, "unanswered calls: {summary:#?}");
+    ensure!(summary.by_error.is_empty(), "errors: {summary:#?}");
+    ensure!(summary.by_answer.values().sum::<u64>() == summary.answered, "{summary:#?}");
+    ensure!(summary.by_final_status.values().sum::<u64>() == summary.booked, "{summary:#?}");
+    ensure!(!summary.by_final_status.contains_key("UNSETTLED"), "{summary:#?}");
+    ensure!(summary.by_final_status.get("CONFIRMED").copied().unwrap_or_default() > 0, "{summary:#?}");
+    ensure!(summary.latency_ms.count == summary.answered && summary.latency_ms.p50 > 0.0, "{summary:#?}");
+    let json: serde_json::Value = serde_json::to_value(&summary)?;
+    ensure!(json["latency_ms"]["p99"].is_number() && json["by_final_status"].is_object(), "{json}");
+
+    // Closed loop on the same screenings: whatever is left is fought over.
+    let closed = Options {
+        screenings: summary.screenings.clone(),
+        ..Options::new(gateway, Mode::Closed { clients: 4 }, Duration::from_secs(1))
+    };
+    let closed = load::run(&closed).await?;
+    eprintln!("{}", closed.report());
+    ensure!(closed.sent > 0 && closed.answered == closed.sent && closed.by_error.is_empty(), "{closed:#?}");
+
+    invariants::settle(&app.stack, Duration::from_secs(60)).await?;
+    let report = invariants::check(&app.stack, &Limits::default()).await?;
+    ensure!(report.sagas as u64 == summary.booked + closed.booked, "{report:?}");
+    let confirmed = report.by_state.get("CONFIRMED").copied().unwrap_or_default() as u64;
+    ensure!(
+        confirmed
+            == summary.by_final_status.get("CONFIRMED").copied().unwrap_or_default()
+                + closed.by_final_status.get("CONFIRMED").copied().unwrap_or_default(),
+        "the generator's counts disagree with the databases: {report:?}"
+    );
     app.stack.shutdown().await
 }

@@ -12,6 +12,8 @@
 //! - [`postgres`]: database URLs, an embedded Postgres server, readiness and clean-up.
 //! - [`invariants`]: reads every service's database and checks the saga's promises (no seat
 //!   sold twice, money follows bookings, holds expire, sagas finish).
+//! - [`load`]: the load generator (open or closed loop, HDR percentiles, counts by status
+//!   and error code, a JSON summary) behind `cargo xtask load`.
 //! - [`stack`]: [`Stack`], which starts NATS, Postgres, every service and Envoy on free (or
 //!   fixed) ports, waits until each is ready, and can kill / restart / supervise services.
 //!
@@ -19,6 +21,7 @@
 
 pub mod gateway;
 pub mod invariants;
+pub mod load;
 pub mod postgres;
 pub mod process;
 pub mod service;

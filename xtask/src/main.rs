@@ -5,9 +5,12 @@
 //!   stops everything.
 //! - `test`: fmt, clippy, build, provision, then nextest (or `cargo test`).
 //! - `tools`: provision the engines and print where they are.
+//! - `load`: the load generator (open loop `--rate R` or closed loop `--clients N`) against
+//!   a running stack (`--addr`) or a private one; text or JSON summary.
 
 mod chart;
 mod demo;
+mod load;
 mod test;
 mod up;
 
@@ -39,6 +42,8 @@ enum Command {
     Test,
     /// Provision the engines (envoy, nats-server, grpcurl, postgres) and print their paths.
     Tools,
+    /// Book seats under load and report latency percentiles and outcomes.
+    Load(Box<load::Args>),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +56,11 @@ fn main() -> ExitCode {
             .and_then(|rt| rt.block_on(up::run(fresh, !no_build))),
         Command::Test => test::run(),
         Command::Tools => tools(),
+        Command::Load(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(load::run(*args))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
