@@ -17,6 +17,7 @@
 //! - [`client`]: channels to other services, with connect and request deadlines.
 //! - [`breaker`]: a circuit breaker (closed / open / half-open) as a tower layer.
 //! - [`status`]: the few ways a service says no (field violations, reasons).
+//! - [`watchdog`]: heartbeats of the long-running loops; a stuck one fails liveness.
 //!
 //! Invariant: an event is enqueued in the same transaction as the state change
 //! it describes, and every consumer records the event id in the same
@@ -34,5 +35,6 @@ pub mod status;
 pub mod store;
 pub mod telemetry;
 pub mod time;
+pub mod watchdog;
 
 pub use tokio_util::sync::CancellationToken as Shutdown;

@@ -3,7 +3,8 @@
 //! Besides the service's own routes it serves:
 //! - `grpc.health.v1.Health`: service `""` is readiness (SERVING while the
 //!   database and the broker answer and we are not draining), service
-//!   `"liveness"` stays SERVING while the process's loops are alive;
+//!   `"liveness"` stays SERVING while the process's loops are alive (every
+//!   [`crate::watchdog`] heartbeat beats in time);
 //! - reflection v1 and v1alpha (grpcurl 1.8 speaks only v1alpha).
 //!
 //! Drain on SIGTERM / Ctrl-C: readiness goes NOT_SERVING first, then after
@@ -35,6 +36,7 @@ use tower::load_shed::{LoadShed, error::Overloaded};
 use tower::{BoxError, ServiceExt as _};
 
 use crate::Shutdown;
+use crate::watchdog::Watchdog;
 
 /// The health service name probes use for liveness.
 pub const LIVENESS: &str = "liveness";
@@ -116,10 +118,11 @@ where
     R: Fn() -> F + Send + 'static,
     F: Future<Output = bool> + Send + 'static,
 {
-    serve_with(listener, routes, ready, drain_delay, shutdown, Limits::load()?).await
+    let watchdog = crate::watchdog::global().clone();
+    serve_with(listener, routes, ready, drain_delay, shutdown, Limits::load()?, watchdog).await
 }
 
-/// [`serve`] with explicit [`Limits`].
+/// [`serve`] with explicit [`Limits`] and the [`Watchdog`] liveness reports on.
 pub async fn serve_with<R, F>(
     listener: TcpListener,
     routes: Routes,
@@ -127,6 +130,7 @@ pub async fn serve_with<R, F>(
     drain_delay: Duration,
     shutdown: Shutdown,
     limits: Limits,
+    watchdog: Watchdog,
 ) -> anyhow::Result<()>
 where
     R: Fn() -> F + Send + 'static,
@@ -135,6 +139,7 @@ where
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_service_status("", ServingStatus::NotServing).await;
     reporter.set_service_status(LIVENESS, ServingStatus::Serving).await;
+    tokio::spawn(crate::watchdog::watch(watchdog, reporter.clone(), LIVENESS, shutdown.clone()));
     tokio::spawn(watch_readiness(reporter.clone(), ready, shutdown.clone()));
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -366,6 +371,7 @@ mod tests {
             Duration::ZERO,
             shutdown.clone(),
             Limits { max_in_flight: LIMIT },
+            Watchdog::new(),
         ));
         let channel = tonic::transport::Endpoint::from_shared(url).unwrap().connect_lazy();
         let ready = || health(&channel, "");
@@ -439,6 +445,52 @@ mod tests {
             percentile(&one_by_one, 0.5),
             percentile(&one_by_one, 0.99),
         );
+        shutdown.cancel();
+        server.await.unwrap().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn liveness_fails_while_a_loop_is_stuck_and_readiness_does_not() {
+        let watchdog = Watchdog::new();
+        let listener = bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let shutdown = Shutdown::new();
+        let routes = Routes::new(SeatsServiceServer::new(Gated {
+            in_flight: Arc::default(),
+            gate: Arc::default(),
+            open: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        }));
+        let server = tokio::spawn(serve_with(
+            listener,
+            routes,
+            || async { true },
+            Duration::ZERO,
+            shutdown.clone(),
+            Limits::default(),
+            watchdog.clone(),
+        ));
+        let channel = tonic::transport::Endpoint::from_shared(url).unwrap().connect_lazy();
+        poll("readiness", async || (health(&channel, "").await == Some(Probe::Serving as i32)).then_some(())).await;
+
+        // A loop that never beats: liveness goes NOT_SERVING; readiness stays.
+        let heartbeat = watchdog.register("saga runner", Duration::from_millis(100));
+        let started = Instant::now();
+        let not_live = async || (health(&channel, LIVENESS).await == Some(Probe::NotServing as i32)).then_some(());
+        poll("liveness NOT_SERVING", not_live).await;
+        let detected = started.elapsed();
+        assert_eq!(health(&channel, "").await, Some(Probe::Serving as i32), "readiness follows dependencies only");
+
+        // It beats again: liveness comes back.
+        let beating = tokio::spawn(async move {
+            loop {
+                heartbeat.beat();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        poll("liveness SERVING", async || (health(&channel, LIVENESS).await == Some(Probe::Serving as i32)).then_some(()))
+            .await;
+        beating.abort();
+        eprintln!("a loop silent past 100 ms was reported NOT_SERVING after {detected:?}");
         shutdown.cancel();
         server.await.unwrap().unwrap();
     }

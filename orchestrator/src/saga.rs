@@ -26,7 +26,15 @@
 //! CancelRefunding         CancelReleasing         CancelReleasing
 //! CancelReleasing         CancellingReservation   CancellingReservation
 //! CancellingReservation   Cancelled               Cancelled
+//!
+//! operator abort (ForceCompensate), from a forward state only:
+//! CreatingReservation  --abort-->  Rejecting
+//! HoldingSeats         --abort-->  Releasing
+//! Charging, MarkingAwaitingPayment, AwaitingPayment,
+//! ConfirmingSeats, ConfirmingReservation  --abort-->  Refunding
 //! ```
+//! An abort undoes the current step too: an attempt that failed transiently
+//! may still have taken effect, and undoing what was not done is a no-op.
 //! Compensations are never skipped: a participant that refuses one says there
 //! is nothing to undo, so the saga moves on.
 
@@ -196,6 +204,26 @@ impl State {
         }
     }
 
+    /// The state an operator's abort (ForceCompensate) moves to: the
+    /// compensation of this step and every step before it. `None` unless the
+    /// saga is on its way to CONFIRMED (terminal, or already undoing).
+    pub fn abort(self) -> Option<State> {
+        use State::*;
+        match self {
+            CreatingReservation => Some(Rejecting),
+            HoldingSeats => Some(Releasing),
+            Charging | MarkingAwaitingPayment | AwaitingPayment | ConfirmingSeats | ConfirmingReservation => {
+                Some(Refunding)
+            }
+            _ => None,
+        }
+    }
+
+    /// Undoing its steps: after a refusal, an expiry, a cancel or an abort.
+    pub fn is_compensating(self) -> bool {
+        !self.is_forward() && !self.is_terminal()
+    }
+
     /// What the customer sees.
     pub fn status(self) -> BookingStatus {
         use State::*;
@@ -338,6 +366,26 @@ mod tests {
     }
 
     #[test]
+    fn operators_abort_only_forward_states() {
+        for state in ALL {
+            let expected = match state {
+                CreatingReservation => Some(Rejecting),
+                HoldingSeats => Some(Releasing),
+                Charging | MarkingAwaitingPayment | AwaitingPayment | ConfirmingSeats | ConfirmingReservation => {
+                    Some(Refunding)
+                }
+                _ => None,
+            };
+            assert_eq!(state.abort(), expected, "{state:?}");
+            assert_eq!(state.abort().is_some(), state.is_forward(), "{state:?}");
+            if let Some(next) = state.abort() {
+                assert!(next.is_compensating(), "{state:?} aborts into {next:?}");
+                assert_eq!(next.status(), BookingStatus::Pending, "{state:?}: still PENDING while undoing");
+            }
+        }
+    }
+
+    #[test]
     fn names_round_trip_and_terminals_have_no_step() {
         for state in ALL {
             assert_eq!(State::parse(state.as_str()), Some(state));
@@ -354,13 +402,25 @@ mod tests {
         fn every_run_terminates_and_compensates(
             outcomes in proptest::collection::vec(0u8..4, 0..40),
             cancel in proptest::bool::ANY,
+            abort_after in proptest::option::of(0usize..12),
         ) {
             let mut state = CreatingReservation;
             let (mut created, mut held, mut charged) = (false, false, false);
             let (mut closed, mut released, mut refunded) = (false, false, false);
-            let mut cancelled_once = false;
+            let (mut cancelled_once, mut aborted) = (false, false);
             let mut outcomes = outcomes.into_iter().chain(std::iter::repeat(0));
-            for _ in 0..64 {
+            for i in 0..64 {
+                if abort_after == Some(i) && let Some(next) = state.abort() {
+                    // The step in flight may have taken effect: assume the worst.
+                    match state.step() {
+                        Some(Step::CreateReservation) => created = true,
+                        Some(Step::HoldSeats) => held = true,
+                        Some(Step::Charge) => charged = true,
+                        _ => {}
+                    }
+                    aborted = true;
+                    state = next;
+                }
                 if state == Confirmed && cancel && !cancelled_once {
                     cancelled_once = true;
                     state = state.cancel().expect("a confirmed booking can be cancelled");
@@ -385,6 +445,12 @@ mod tests {
             }
             proptest::prop_assert!(state.is_terminal(), "ended in {state:?}");
             match state {
+                _ if aborted => {
+                    proptest::prop_assert_eq!(state, Rejected, "an aborted saga ends REJECTED");
+                    proptest::prop_assert!(!charged || refunded, "charged and not refunded");
+                    proptest::prop_assert!(!held || released, "held and not released");
+                    proptest::prop_assert!(!created || closed, "reservation left open");
+                }
                 Confirmed => proptest::prop_assert!(
                     created && held && charged && !closed && !released && !refunded && !(cancel && cancelled_once)
                 ),
