@@ -12,6 +12,7 @@ const PROTOS: &[&str] = &[
     "cinema/payment/v1/payment.proto",
     "cinema/reservation/v1/reservation.proto",
     "cinema/booking/v1/booking.proto",
+    "cinema/booking/v1/operator.proto",
     "cinema/notification/v1/notification.proto",
     "cinema/loyalty/v1/loyalty.proto",
     "cinema/events/v1/events.proto",

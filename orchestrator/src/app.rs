@@ -3,6 +3,7 @@ use std::time::Duration;
 use cinema_mesh::breaker::{self, Breaker};
 use cinema_mesh::{Shutdown, client, store};
 use cinema_proto::booking::v1::booking_service_server::BookingServiceServer;
+use cinema_proto::booking::v1::saga_operator_service_server::SagaOperatorServiceServer;
 use cinema_proto::payment::v1::payment_service_client::PaymentServiceClient;
 use cinema_proto::reservation::v1::reservation_service_client::ReservationServiceClient;
 use cinema_proto::seats::v1::seat_inventory_service_client::SeatInventoryServiceClient;
@@ -12,6 +13,7 @@ use tokio::net::TcpListener;
 use tonic::service::Routes;
 
 use crate::admission::{self, Admission};
+use crate::operator::{self, Operator};
 use crate::runner::{Failpoint, Options, Participants, Runner};
 use crate::{Config, grpc::Api, service::Service};
 
@@ -77,9 +79,11 @@ impl App {
             );
         }
         let inline_deadline = Duration::from_millis(c.inline_deadline_ms);
+        let operator = Operator::new(self.pool.clone(), runner.clone(), inline_deadline);
         let service = Service::new(self.pool.clone(), runner, seat_map, inline_deadline, admission);
 
-        let routes = Routes::new(BookingServiceServer::new(Api::new(service)));
+        let routes = Routes::new(BookingServiceServer::new(Api::new(service)))
+            .add_service(SagaOperatorServiceServer::new(operator::Api::new(operator)));
         let pool = self.pool;
         let ready = move || {
             let pool = pool.clone();

@@ -93,6 +93,12 @@ pub fn new_booking_number() -> String {
     format!("BK{code}")
 }
 
+/// What [`new_booking_number`] makes: `BK` and 12 Crockford base32 characters.
+pub fn is_booking_number(raw: &str) -> bool {
+    const ALPHABET: &str = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    raw.len() == 14 && raw.starts_with("BK") && raw[2..].chars().all(|c| ALPHABET.contains(c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +138,10 @@ mod tests {
         assert_eq!(a.len(), 14);
         assert!(a.starts_with("BK") && a.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
         assert_ne!(a, new_booking_number());
+        assert!(is_booking_number(&a), "{a}");
+        for bad in ["", "BK", "bk7q2m9xk4d1hv", "BK7Q2M9XK4D1H", "BK7Q2M9XK4D1HVX", "XX7Q2M9XK4D1HV", "BK7Q2M9XK4D1HU"]
+        {
+            assert!(!is_booking_number(bad), "{bad}");
+        }
     }
 }

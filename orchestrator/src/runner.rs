@@ -8,6 +8,8 @@
 //! holds a saga's lease drives it; the background loop claims sagas whose
 //! lease expired (a crashed replica) or whose retry is due.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -20,6 +22,7 @@ use cinema_proto::payment::v1::{self as payment, payment_service_client::Payment
 use cinema_proto::reservation::v1::{self as reservation, reservation_service_client::ReservationServiceClient};
 use cinema_proto::seats::v1::{self as seats, seat_inventory_service_client::SeatInventoryServiceClient};
 use diesel_async::AsyncConnection;
+use tokio::sync::Notify;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tower::{Layer as _, Service as _};
@@ -36,6 +39,17 @@ pub enum Class {
     Transient,
     /// A participant bug: retry a few times, then compensate and alert.
     Bug,
+}
+
+impl Class {
+    /// The outcome of a retried attempt in the saga history.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Business => "refused",
+            Class::Transient => "transient",
+            Class::Bug => "bug",
+        }
+    }
 }
 
 pub fn classify(code: Code) -> Class {
@@ -115,6 +129,33 @@ pub struct Runner {
     pool: Pool,
     participants: Participants,
     options: Options,
+    signals: Arc<Signals>,
+}
+
+/// How operator calls reach the runners of this process (RetryNow,
+/// ForceCompensate). Runners of other replicas see the database only: they
+/// claim a saga made due within their poll interval.
+#[derive(Default)]
+struct Signals {
+    /// Wakes the background loop: a saga is due now.
+    due: Notify,
+    /// Runners sleeping a backoff in this process, by booking number.
+    sleeping: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Sagas whose runner gives its lease up at the next step boundary.
+    yielding: Mutex<HashSet<String>>,
+}
+
+/// While alive, a runner of this process gives the saga's lease up at its next
+/// step boundary (and the background loop's claims of it are given up at once).
+pub struct YieldGuard {
+    signals: Arc<Signals>,
+    booking_number: String,
+}
+
+impl Drop for YieldGuard {
+    fn drop(&mut self) {
+        self.signals.yielding.lock().expect("not poisoned").remove(&self.booking_number);
+    }
 }
 
 /// A step's answer, after classification.
@@ -133,7 +174,50 @@ enum Answer {
 
 impl Runner {
     pub fn new(pool: Pool, participants: Participants, options: Options) -> Self {
-        Self { pool, participants, options }
+        Self { pool, participants, options, signals: Arc::default() }
+    }
+
+    /// How long a claim lasts.
+    pub fn lease(&self) -> Duration {
+        self.options.lease
+    }
+
+    /// RetryNow: a runner of this process sleeping a backoff for this saga runs
+    /// its step at once, and the background loop claims due sagas now.
+    pub fn retry_now(&self, booking_number: &str) {
+        self.wake_sleeper(booking_number);
+        self.signals.due.notify_one();
+    }
+
+    /// Asks a runner of this process that drives the saga to give its lease up
+    /// at its next step boundary, until the guard is dropped.
+    pub fn ask_to_yield(&self, booking_number: &str) -> YieldGuard {
+        self.signals.yielding.lock().expect("not poisoned").insert(booking_number.to_owned());
+        self.wake_sleeper(booking_number);
+        YieldGuard { signals: self.signals.clone(), booking_number: booking_number.to_owned() }
+    }
+
+    fn wake_sleeper(&self, booking_number: &str) {
+        if let Some(sleeper) = self.signals.sleeping.lock().expect("not poisoned").get(booking_number) {
+            sleeper.notify_one();
+        }
+    }
+
+    fn asked_to_yield(&self, booking_number: &str) -> bool {
+        self.signals.yielding.lock().expect("not poisoned").contains(booking_number)
+    }
+
+    /// Sleeps a backoff, cut short by [`Runner::retry_now`] or [`Runner::ask_to_yield`].
+    async fn sleep(&self, backoff: Duration, booking_number: &str) {
+        let wake = Arc::new(Notify::new());
+        self.signals.sleeping.lock().expect("not poisoned").insert(booking_number.to_owned(), wake.clone());
+        if !self.asked_to_yield(booking_number) {
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = wake.notified() => {}
+            }
+        }
+        self.signals.sleeping.lock().expect("not poisoned").remove(booking_number);
     }
 
     pub fn lease_until(&self) -> chrono::DateTime<Utc> {
@@ -152,6 +236,13 @@ impl Runner {
                 store::release(&mut conn, &saga).await?;
                 return Ok(saga);
             };
+            if self.asked_to_yield(&saga.booking_number) {
+                tracing::info!(message = "Giving the lease up to an operator.", booking_number = %saga.booking_number);
+                let mut conn = get(&self.pool).await?;
+                store::release(&mut conn, &saga).await?;
+                drop(conn);
+                return self.reread(saga).await;
+            }
             self.failpoint(Phase::Before, state, &saga).await;
             let started_at = Utc::now();
             let answer = self.run_step(step, &mut saga).await;
@@ -167,15 +258,16 @@ impl Runner {
                 Answer::Deferred(detail) => ("deferred", detail, Some(Outcome::Deferred)),
                 Answer::Retry { class, detail } if class == Class::Bug && attempt > self.options.bug_retries => {
                     tracing::error!(message = "Participant keeps failing; compensating.", booking_number = %saga.booking_number, step = step.as_str(), %detail);
-                    ("refused", format!("internal error during {}", step.as_str()), Some(Outcome::Refused))
+                    ("bug", format!("internal error during {}", step.as_str()), Some(Outcome::Refused))
                 }
                 Answer::Retry { detail, .. } if state.is_forward() && self.timed_out(&saga) => {
                     tracing::warn!(message = "Saga timed out; compensating.", booking_number = %saga.booking_number, step = step.as_str(), %detail);
                     let timeout = self.options.saga_timeout.as_secs();
                     ("refused", format!("gave up after {timeout} s: {detail}"), Some(Outcome::Refused))
                 }
-                Answer::Retry { detail, .. } => ("retry", detail, None),
+                Answer::Retry { class, detail } => (class.as_str(), detail, None),
             };
+            let next = result.map(|result| state.next(result));
             let record = StepRecord {
                 booking_number: &saga.booking_number,
                 state: state.as_str(),
@@ -185,6 +277,9 @@ impl Runner {
                 detail: &detail,
                 started_at,
                 runner: &self.options.runner_id,
+                correlation_id: &saga.correlation_id,
+                lease_token: saga.lease_token,
+                next_state: next.map(State::as_str),
             };
             let kept = match result {
                 Some(result) => {
@@ -219,7 +314,7 @@ impl Runner {
                     }
                     let kept = self.persist(&saga, record, Utc::now(), Some(self.lease_until())).await?;
                     if kept {
-                        tokio::time::sleep(backoff).await;
+                        self.sleep(backoff, &saga.booking_number).await;
                     }
                     kept
                 }
@@ -272,6 +367,7 @@ impl Runner {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                _ = self.signals.due.notified() => {}
             }
         }
     }

@@ -197,12 +197,17 @@ pub struct StepRecord<'a> {
     pub started_at: DateTime<Utc>,
     /// The replica that ran the attempt.
     pub runner: &'a str,
+    pub correlation_id: &'a str,
+    /// The fencing token of the lease it ran under.
+    pub lease_token: Uuid,
+    /// Where the saga went; `None` when the step is retried.
+    pub next_state: Option<&'a str>,
 }
 
 pub async fn record_step(conn: &mut AsyncPgConnection, r: StepRecord<'_>) -> Result<()> {
     diesel::sql_query(
-        "INSERT INTO saga_steps (booking_number, state, step, attempt, outcome, detail, started_at, runner) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO saga_steps (booking_number, state, step, attempt, outcome, detail, started_at, runner, \
+         correlation_id, lease_token, next_state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind::<Text, _>(r.booking_number)
     .bind::<Text, _>(r.state)
@@ -212,7 +217,154 @@ pub async fn record_step(conn: &mut AsyncPgConnection, r: StepRecord<'_>) -> Res
     .bind::<Text, _>(r.detail)
     .bind::<Timestamptz, _>(r.started_at)
     .bind::<Text, _>(r.runner)
+    .bind::<Text, _>(r.correlation_id)
+    .bind::<SqlUuid, _>(r.lease_token)
+    .bind::<Nullable<Text>, _>(r.next_state)
     .execute(conn)
     .await
     .map(drop)
+}
+
+/// What an operator sees of a saga besides its history.
+#[derive(Clone, Debug, PartialEq, diesel::QueryableByName)]
+pub struct SagaHead {
+    #[diesel(sql_type = Text)]
+    pub booking_number: String,
+    #[diesel(sql_type = Text)]
+    pub request_id: String,
+    #[diesel(sql_type = Text)]
+    pub correlation_id: String,
+    #[diesel(sql_type = Text)]
+    pub state: String,
+    #[diesel(sql_type = Text)]
+    pub reason: String,
+    #[diesel(sql_type = Int4)]
+    pub attempts: i32,
+    #[diesel(sql_type = Timestamptz)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    pub updated_at: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    pub next_run_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub lease_until: Option<DateTime<Utc>>,
+}
+
+const HEAD: &str = "booking_number, request_id, correlation_id, state, reason, attempts, created_at, updated_at, next_run_at, lease_until";
+
+pub async fn head(conn: &mut AsyncPgConnection, booking_number: &str) -> Result<Option<SagaHead>> {
+    diesel::sql_query(format!("SELECT {HEAD} FROM sagas WHERE booking_number = $1"))
+        .bind::<Text, _>(booking_number)
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// Makes a saga due now (an operator's RetryNow); `None` when it does not
+/// exist. Locks the row until the transaction ends.
+pub async fn make_due(conn: &mut AsyncPgConnection, booking_number: &str) -> Result<Option<SagaHead>> {
+    diesel::sql_query(format!(
+        "UPDATE sagas SET next_run_at = now() WHERE booking_number = $1 AND state NOT IN {TERMINAL} RETURNING {HEAD}"
+    ))
+    .bind::<Text, _>(booking_number)
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+/// One step attempt as stored.
+#[derive(Clone, Debug, diesel::QueryableByName)]
+pub struct StepRow {
+    #[diesel(sql_type = Text)]
+    pub state: String,
+    #[diesel(sql_type = Text)]
+    pub step: String,
+    #[diesel(sql_type = Int4)]
+    pub attempt: i32,
+    #[diesel(sql_type = Text)]
+    pub outcome: String,
+    #[diesel(sql_type = Text)]
+    pub detail: String,
+    #[diesel(sql_type = Timestamptz)]
+    pub started_at: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    pub finished_at: DateTime<Utc>,
+    #[diesel(sql_type = Text)]
+    pub runner: String,
+    #[diesel(sql_type = Text)]
+    pub correlation_id: String,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    pub lease_token: Option<Uuid>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub next_state: Option<String>,
+}
+
+/// A saga's step attempts, oldest first.
+pub async fn steps(conn: &mut AsyncPgConnection, booking_number: &str) -> Result<Vec<StepRow>> {
+    diesel::sql_query(
+        "SELECT state, step, attempt, outcome, detail, started_at, finished_at, runner, correlation_id, lease_token, \
+         next_state FROM saga_steps WHERE booking_number = $1 ORDER BY id",
+    )
+    .bind::<Text, _>(booking_number)
+    .load(conn)
+    .await
+}
+
+/// One operator action, to record.
+pub struct AuditRecord<'a> {
+    pub booking_number: &'a str,
+    pub operator: &'a str,
+    /// `RETRY_NOW` or `FORCE_COMPENSATE`.
+    pub action: &'a str,
+    pub reason: &'a str,
+    pub state_before: &'a str,
+    pub state_after: &'a str,
+    pub correlation_id: &'a str,
+}
+
+pub async fn record_audit(conn: &mut AsyncPgConnection, r: AuditRecord<'_>) -> Result<()> {
+    diesel::sql_query(
+        "INSERT INTO saga_audit (booking_number, operator, action, reason, state_before, state_after, correlation_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind::<Text, _>(r.booking_number)
+    .bind::<Text, _>(r.operator)
+    .bind::<Text, _>(r.action)
+    .bind::<Text, _>(r.reason)
+    .bind::<Text, _>(r.state_before)
+    .bind::<Text, _>(r.state_after)
+    .bind::<Text, _>(r.correlation_id)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// One operator action as stored.
+#[derive(Clone, Debug, diesel::QueryableByName)]
+pub struct AuditRow {
+    #[diesel(sql_type = Text)]
+    pub operator: String,
+    #[diesel(sql_type = Text)]
+    pub action: String,
+    #[diesel(sql_type = Text)]
+    pub reason: String,
+    #[diesel(sql_type = Text)]
+    pub state_before: String,
+    #[diesel(sql_type = Text)]
+    pub state_after: String,
+    #[diesel(sql_type = Text)]
+    pub correlation_id: String,
+    #[diesel(sql_type = Timestamptz)]
+    pub at: DateTime<Utc>,
+}
+
+/// A saga's operator actions, oldest first.
+pub async fn audit(conn: &mut AsyncPgConnection, booking_number: &str) -> Result<Vec<AuditRow>> {
+    diesel::sql_query(
+        "SELECT operator, action, reason, state_before, state_after, correlation_id, at FROM saga_audit \
+         WHERE booking_number = $1 ORDER BY id",
+    )
+    .bind::<Text, _>(booking_number)
+    .load(conn)
+    .await
 }

@@ -7,7 +7,9 @@
 //! Public services (routed by Envoy): `ScreeningService`, `SeatsService`,
 //! `BookingQueryService`, `BookingService`, `NotificationService`,
 //! `LoyaltyService`. Internal services (orchestrator only, never routed):
-//! `SeatInventoryService`, `PaymentService`, `ReservationService`.
+//! `SeatInventoryService`, `PaymentService`, `ReservationService`. Operator
+//! services (internal, never routed; admins only once auth exists):
+//! `BookingViewAdmin`, `SagaOperatorService`.
 
 /// Every cinema proto with its imports, source info and custom options.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cinema_descriptor.bin"));
@@ -28,6 +30,11 @@ pub const INTERNAL_SERVICES: &[&str] = &[
     "cinema.payment.v1.PaymentService",
     "cinema.reservation.v1.ReservationService",
 ];
+
+/// The services operators call on a service's own port (never routed by the
+/// gateway; only admins may call them once authentication exists).
+pub const OPERATOR_SERVICES: &[&str] =
+    &["cinema.reservation.v1.BookingViewAdmin", "cinema.booking.v1.SagaOperatorService"];
 
 macro_rules! package {
     ($name:ident, $path:literal) => {

@@ -205,7 +205,7 @@ mod tests {
             assert!(config.contains(&format!("- {service}\n")), "{service} not transcoded");
             assert!(config.contains(&format!("prefix: \"/{service}/\"")), "{service} not routed");
         }
-        for service in cinema_proto::INTERNAL_SERVICES {
+        for service in cinema_proto::INTERNAL_SERVICES.iter().chain(cinema_proto::OPERATOR_SERVICES) {
             assert!(!config.contains(service), "{service} must not be routed");
         }
     }
