@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod booking;
+mod chart;
 mod client;
 mod gateway;
 mod grpcurl;
