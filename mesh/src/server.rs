@@ -487,8 +487,10 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         });
-        poll("liveness SERVING", async || (health(&channel, LIVENESS).await == Some(Probe::Serving as i32)).then_some(()))
-            .await;
+        poll("liveness SERVING", async || {
+            (health(&channel, LIVENESS).await == Some(Probe::Serving as i32)).then_some(())
+        })
+        .await;
         beating.abort();
         eprintln!("a loop silent past 100 ms was reported NOT_SERVING after {detected:?}");
         shutdown.cancel();
