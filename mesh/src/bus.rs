@@ -14,6 +14,7 @@ use cinema_proto::events::v1::Envelope;
 use cinema_proto::topics::{STREAMS, Topic};
 use futures::StreamExt;
 use prost::Message;
+use tracing::Instrument as _;
 
 use crate::Shutdown;
 
@@ -87,17 +88,22 @@ impl Bus {
         Ok(())
     }
 
-    /// Publishes one envelope and waits for JetStream to store it.
+    /// Publishes one envelope and waits for JetStream to store it; the
+    /// correlation id and the trace context (if any) travel as headers.
     pub async fn publish(
         &self,
         subject: &str,
         envelope: &[u8],
         event_id: &str,
         correlation_id: &str,
+        traceparent: Option<&str>,
     ) -> anyhow::Result<()> {
         // `headers()` replaces the map: set headers first, then the message id.
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(crate::correlation::HEADER, correlation_id);
+        if let Some(traceparent) = traceparent {
+            headers.insert(crate::telemetry::TRACEPARENT, traceparent);
+        }
         let message = PublishMessage::build().headers(headers).message_id(event_id).payload(envelope.to_vec().into());
         self.js
             .send_publish(subject.to_owned(), message)
@@ -196,17 +202,36 @@ impl Bus {
                 }
             };
             let event_id = envelope.event_id.clone();
-            match handle(Delivery { envelope, stream_sequence }).await {
-                Ok(()) => message.ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?,
+            let span = consume_span(durable, &message, &envelope);
+            if delivered > 1 {
+                metrics::counter!(crate::metrics::EVENTS_REDELIVERED, "consumer" => durable.to_owned()).increment(1);
+            }
+            let occurred_at = envelope.occurred_at.as_ref().and_then(crate::time::from_proto);
+            let outcome = match handle(Delivery { envelope, stream_sequence }).instrument(span.clone()).await {
+                Ok(()) => {
+                    message.ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?;
+                    if let Some(at) = occurred_at {
+                        let lag = (chrono::Utc::now() - at).to_std().unwrap_or_default();
+                        metrics::histogram!(crate::metrics::CONSUMER_LAG, "consumer" => durable.to_owned())
+                            .record(lag.as_secs_f64());
+                    }
+                    "ok"
+                }
                 Err(error) if error.downcast_ref::<Poison>().is_some() || delivered >= MAX_DELIVER => {
-                    self.dead_letter(durable, &message, stream_sequence, &format!("{error:#}")).await?;
+                    self.dead_letter(durable, &message, stream_sequence, &format!("{error:#}"))
+                        .instrument(span)
+                        .await?;
+                    "dead_letter"
                 }
                 Err(error) => {
                     let delay = Duration::from_millis(200 * 2u64.pow(delivered.clamp(1, 6) as u32 - 1));
-                    tracing::warn!(message = "Event handling failed; will redeliver.", durable, %event_id, delivered, error = format!("{error:#}"));
+                    span.in_scope(|| tracing::warn!(message = "Event handling failed; will redeliver.", durable, %event_id, delivered, error = format!("{error:#}")));
                     message.ack_with(AckKind::Nak(Some(delay))).await.map_err(|e| anyhow::anyhow!("nak: {e}"))?;
+                    "retry"
                 }
-            }
+            };
+            metrics::counter!(crate::metrics::EVENTS_HANDLED, "consumer" => durable.to_owned(), "outcome" => outcome)
+                .increment(1);
         }
     }
 
@@ -220,6 +245,7 @@ impl Bus {
         why: &str,
     ) -> anyhow::Result<()> {
         tracing::error!(message = "Dead-lettering a message.", durable, subject = %message.subject, stream_sequence, error = why);
+        metrics::counter!(crate::metrics::DEAD_LETTERS, "consumer" => durable.to_owned()).increment(1);
         let mut headers = message.headers.clone().unwrap_or_default();
         headers.insert(dead_letter::CONSUMER, durable);
         headers.insert(dead_letter::ERROR, why.replace(['\r', '\n'], " ").as_str());
@@ -235,6 +261,23 @@ impl Bus {
             .context("wait for the dead letter's ack")?;
         message.ack_with(AckKind::Term).await.map_err(|e| anyhow::anyhow!("term: {e}"))
     }
+}
+
+/// The span of handling one message: a child of the span that wrote the event
+/// (its `traceparent` header), carrying the correlation id and event id.
+fn consume_span(durable: &str, message: &jetstream::Message, envelope: &Envelope) -> tracing::Span {
+    let header = |name: &str| message.headers.as_ref().and_then(|h| h.get(name)).map(|v| v.as_str().to_owned());
+    let span = tracing::info_span!(
+        "consume",
+        otel.name = format!("{} process", message.subject),
+        otel.kind = "consumer",
+        messaging.system = "nats",
+        messaging.consumer = durable,
+        correlation_id = %envelope.correlation_id,
+        event_id = %envelope.event_id,
+    );
+    crate::telemetry::set_parent(&span, header(crate::telemetry::TRACEPARENT).as_deref());
+    span
 }
 
 fn stream_of(topics: &[Topic]) -> anyhow::Result<&'static str> {

@@ -20,6 +20,10 @@ pub struct Base {
     /// How long to report NOT_SERVING before closing the listener on SIGTERM,
     /// so that load balancers stop sending new calls first.
     pub drain_delay_ms: u64,
+    /// Where spans go (OTLP over gRPC, e.g. `http://otel-collector:4317`); empty: nowhere.
+    pub otlp_endpoint: String,
+    /// Where Prometheus scrapes `/metrics` (e.g. `0.0.0.0:9090`); empty: no endpoint.
+    pub metrics_addr: String,
 }
 
 impl Base {
@@ -31,6 +35,8 @@ impl Base {
             nats_url: "nats://127.0.0.1:4222".into(),
             log_format: "text".into(),
             drain_delay_ms: 0,
+            otlp_endpoint: String::new(),
+            metrics_addr: String::new(),
         }
     }
 }

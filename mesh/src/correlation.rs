@@ -16,11 +16,13 @@ pub fn from_metadata(metadata: &MetadataMap) -> String {
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
 
-/// A request carrying `correlation_id` to the next hop.
+/// A request carrying `correlation_id` and the current span's `traceparent`
+/// to the next hop.
 pub fn request<T>(message: T, correlation_id: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     if let Ok(value) = MetadataValue::try_from(correlation_id) {
         request.metadata_mut().insert(HEADER, value);
     }
+    crate::telemetry::inject(request.metadata_mut());
     request
 }

@@ -2,7 +2,9 @@
 //!
 //! Layout:
 //! - [`config`]: typed settings — defaults, then a TOML file, then `CINEMA_*` env.
-//! - [`telemetry`]: tracing subscriber (text or JSON logs).
+//! - [`telemetry`]: logs (text or JSON), traces (OTLP, W3C `traceparent` across
+//!   gRPC, outbox rows and NATS headers) and the Prometheus endpoint.
+//! - [`metrics`]: the shared metric names and the per-RPC layer.
 //! - [`store`]: Postgres through diesel-async + deadpool; creates the service's
 //!   database when missing and runs the embedded migrations (the outbox and inbox
 //!   tables first, then the service's own).
@@ -29,6 +31,7 @@ pub mod client;
 pub mod config;
 pub mod correlation;
 pub mod inbox;
+pub mod metrics;
 pub mod outbox;
 pub mod server;
 pub mod status;

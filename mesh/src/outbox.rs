@@ -46,14 +46,17 @@ pub async fn enqueue<M: Message>(conn: &mut AsyncPgConnection, event: Event<'_, 
         causation_id: event.causation_id.into(),
         payload: event.payload.encode_to_vec(),
     };
-    diesel::sql_query("INSERT INTO outbox (event_id, subject, envelope, correlation_id) VALUES ($1, $2, $3, $4)")
-        .bind::<SqlUuid, _>(event_id)
-        .bind::<Text, _>(event.topic.subject)
-        .bind::<Bytea, _>(envelope.encode_to_vec())
-        .bind::<Text, _>(event.correlation_id)
-        .execute(conn)
-        .await
-        .context("insert outbox row")?;
+    diesel::sql_query(
+        "INSERT INTO outbox (event_id, subject, envelope, correlation_id, traceparent) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind::<SqlUuid, _>(event_id)
+    .bind::<Text, _>(event.topic.subject)
+    .bind::<Bytea, _>(envelope.encode_to_vec())
+    .bind::<Text, _>(event.correlation_id)
+    .bind::<Text, _>(crate::telemetry::current_traceparent().unwrap_or_default())
+    .execute(conn)
+    .await
+    .context("insert outbox row")?;
     Ok(event_id)
 }
 
@@ -78,10 +81,16 @@ struct Row {
     envelope: Vec<u8>,
     #[diesel(sql_type = Text)]
     correlation_id: String,
+    #[diesel(sql_type = Text)]
+    traceparent: String,
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    age_secs: f64,
 }
 
 const BATCH: i64 = 100;
 const POLL: Duration = Duration::from_millis(500);
+/// How often the backlog gauge is refreshed.
+const BACKLOG_SAMPLE: Duration = Duration::from_secs(1);
 
 impl Relay {
     pub fn new(pool: Pool, bus: Bus) -> Self {
@@ -96,11 +105,19 @@ impl Relay {
     pub async fn run(self, shutdown: Shutdown) {
         let mut backoff = Duration::from_millis(100);
         let mut streams_ready = false;
+        let mut sampled = tokio::time::Instant::now() - BACKLOG_SAMPLE;
         while !shutdown.is_cancelled() {
             if !streams_ready {
                 streams_ready = self.bus.ensure_streams().await.is_ok();
             }
-            match self.publish_batch().await {
+            let published = self.publish_batch().await;
+            if sampled.elapsed() >= BACKLOG_SAMPLE {
+                sampled = tokio::time::Instant::now();
+                if let Ok(backlog) = self.backlog().await {
+                    metrics::gauge!(crate::metrics::OUTBOX_BACKLOG).set(backlog as f64);
+                }
+            }
+            match published {
                 Ok(n) if n as i64 == BATCH => continue,
                 Ok(_) => {
                     backoff = Duration::from_millis(100);
@@ -123,27 +140,47 @@ impl Relay {
         }
     }
 
+    /// Rows not yet published.
+    async fn backlog(&self) -> anyhow::Result<i64> {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let mut conn = self.pool.get().await.context("get a connection")?;
+        let count: Count = diesel::sql_query("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL")
+            .get_result(&mut conn)
+            .await
+            .context("count the backlog")?;
+        Ok(count.n)
+    }
+
     /// Publishes up to one batch in order; returns how many went out.
     async fn publish_batch(&self) -> anyhow::Result<usize> {
         let mut conn = self.pool.get().await.context("get a connection")?;
         let bus = self.bus.clone();
         conn.transaction::<_, anyhow::Error, _>(async |c| {
             let rows: Vec<Row> = diesel::sql_query(
-                "SELECT id, event_id, subject, envelope, correlation_id FROM outbox \
-                 WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                "SELECT id, event_id, subject, envelope, correlation_id, traceparent, \
+                        EXTRACT(EPOCH FROM clock_timestamp() - created_at)::float8 AS age_secs \
+                 FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
             )
             .bind::<BigInt, _>(BATCH)
             .load(c)
             .await
             .context("select unpublished")?;
             for row in &rows {
-                bus.publish(&row.subject, &row.envelope, &row.event_id.to_string(), &row.correlation_id).await?;
+                let traceparent = Some(row.traceparent.as_str()).filter(|t| !t.is_empty());
+                bus.publish(&row.subject, &row.envelope, &row.event_id.to_string(), &row.correlation_id, traceparent)
+                    .await?;
                 diesel::sql_query("UPDATE outbox SET published_at = now() WHERE id = $1")
                     .bind::<BigInt, _>(row.id)
                     .execute(c)
                     .await
                     .context("mark published")?;
+                metrics::histogram!(crate::metrics::OUTBOX_PUBLISH_LAG).record(row.age_secs.max(0.0));
             }
+            metrics::counter!(crate::metrics::OUTBOX_PUBLISHED).increment(rows.len() as u64);
             Ok(rows.len())
         })
         .await

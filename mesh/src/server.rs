@@ -163,6 +163,9 @@ where
     };
     tonic::transport::Server::builder()
         .tcp_nodelay(true)
+        .trace_fn(crate::metrics::request_span)
+        // Count and time every call, including the ones shed below.
+        .layer(crate::metrics::RpcLayer)
         // Refuse what is beyond the limit at once, as a gRPC status.
         .layer(ShedLayer::new(limits.max_in_flight))
         .add_routes(routes)
@@ -197,8 +200,9 @@ where
     }
 }
 
-/// Paths that are never shed: probes must see a busy server as alive and ready.
-fn exempt(path: &str) -> bool {
+/// Paths that are never shed (probes must see a busy server as alive and
+/// ready), nor counted or traced.
+pub(crate) fn exempt(path: &str) -> bool {
     path.starts_with("/grpc.health.v1.Health/")
         || path.starts_with("/grpc.reflection.v1.ServerReflection/")
         || path.starts_with("/grpc.reflection.v1alpha.ServerReflection/")

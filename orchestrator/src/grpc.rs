@@ -8,6 +8,7 @@ use cinema_proto::booking::v1 as pb;
 use cinema_proto::common::v1::Money;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt as _};
+use tracing::Instrument as _;
 
 use crate::domain::BookRequest;
 use crate::saga::State;
@@ -57,8 +58,10 @@ impl pb::booking_service_server::BookingService for Api {
     }
 }
 
+/// Runs `work` on its own task, inside the call's span (so its logs and the
+/// participants' spans stay in the call's trace).
 async fn spawn(work: impl Future<Output = Result<SagaRow, Error>> + Send + 'static) -> Result<SagaRow, Status> {
-    match tokio::spawn(work).await {
+    match tokio::spawn(work.instrument(tracing::Span::current())).await {
         Ok(result) => result.map_err(to_status),
         Err(join) => Err(internal(&anyhow::anyhow!("task failed: {join}"))),
     }

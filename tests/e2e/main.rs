@@ -10,5 +10,6 @@ mod gateway;
 mod grpcurl;
 mod harness;
 mod journey;
+mod observe;
 mod overload;
 mod saga;

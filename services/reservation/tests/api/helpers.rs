@@ -43,7 +43,6 @@ impl Drop for TestApp {
 
 /// The service on port 0 over a database of its own.
 pub async fn spawn_app() -> TestApp {
-    cinema_mesh::telemetry::init("text");
     let database = TestDatabase::new("reservation");
     let mut config = Config::default();
     config.base.listen_addr = "127.0.0.1:0".into();
@@ -151,7 +150,7 @@ pub async fn publish<M: prost::Message>(
         causation_id: "test".into(),
         payload: payload.encode_to_vec(),
     };
-    bus.publish(topic.subject, &prost::Message::encode_to_vec(&envelope), &envelope.event_id, "test")
+    bus.publish(topic.subject, &prost::Message::encode_to_vec(&envelope), &envelope.event_id, "test", None)
         .await
         .expect("publish");
 }
