@@ -173,6 +173,8 @@ pub struct Summary {
     pub latency_ms: Latency,
     /// Calls answered with a booking.
     pub booked_latency_ms: Latency,
+    /// Calls answered with an error (e.g. shed with RESOURCE_EXHAUSTED).
+    pub failed_latency_ms: Latency,
     /// Status in the BookTickets answer (`CONFIRMED`, `PENDING`, ...).
     pub by_answer: BTreeMap<String, u64>,
     /// Status after following non-terminal answers; `UNSETTLED` when still not
@@ -219,7 +221,9 @@ impl Summary {
         out += &format!("answered:  {}\n", line(&self.by_answer));
         out += &format!("final:     {}\n", line(&self.by_final_status));
         if !self.by_error.is_empty() {
+            let f = &self.failed_latency_ms;
             out += &format!("errors:    {}\n", line(&self.by_error));
+            out += &format!("  latency of errors ms: p50 {:.1}  p99 {:.1}  max {:.1}\n", f.p50, f.p99, f.max);
             for (code, message) in &self.error_examples {
                 out += &format!("  {code}: {message}\n");
             }
@@ -341,6 +345,7 @@ pub async fn run(options: &Options) -> Result<Summary> {
         throughput_per_sec: answered as f64 / send_window.as_secs_f64(),
         latency_ms: Latency::of(&stats.all),
         booked_latency_ms: Latency::of(&stats.ok),
+        failed_latency_ms: Latency::of(&stats.failed),
         by_answer: stats.by_answer,
         by_final_status,
         by_error: stats.by_error,
@@ -360,6 +365,7 @@ struct Target {
 struct Stats {
     all: Histogram<u64>,
     ok: Histogram<u64>,
+    failed: Histogram<u64>,
     by_answer: BTreeMap<String, u64>,
     by_error: BTreeMap<String, u64>,
     error_examples: BTreeMap<String, String>,
@@ -374,6 +380,7 @@ impl Stats {
         Ok(Self {
             all: histogram()?,
             ok: histogram()?,
+            failed: histogram()?,
             by_answer: BTreeMap::new(),
             by_error: BTreeMap::new(),
             error_examples: BTreeMap::new(),
@@ -430,12 +437,14 @@ impl Sender {
             }
             Ok(Err(status)) => {
                 self.counters.failed.fetch_add(1, Ordering::Relaxed);
+                let _ = stats.failed.record(micros);
                 let code = code_name(status.code());
                 *stats.by_error.entry(code.to_owned()).or_default() += 1;
                 stats.error_examples.entry(code.to_owned()).or_insert_with(|| status.message().to_owned());
             }
             Err(_elapsed) => {
                 self.counters.failed.fetch_add(1, Ordering::Relaxed);
+                let _ = stats.failed.record(micros);
                 *stats.by_error.entry(code_name(Code::DeadlineExceeded).to_owned()).or_default() += 1;
                 stats
                     .error_examples
