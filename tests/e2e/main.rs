@@ -11,5 +11,6 @@ mod grpcurl;
 mod harness;
 mod journey;
 mod observe;
+mod operator;
 mod overload;
 mod saga;
