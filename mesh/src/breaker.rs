@@ -51,6 +51,16 @@ pub struct Breaker {
     inner: Arc<Mutex<Inner>>,
 }
 
+/// Publishes `state` as the breaker's gauge: 0 closed, 1 half-open, 2 open.
+fn gauge(name: &'static str, state: State) {
+    let value = match state {
+        State::Closed => 0.0,
+        State::HalfOpen => 1.0,
+        State::Open => 2.0,
+    };
+    metrics::gauge!(crate::metrics::BREAKER_STATE, "breaker" => name).set(value);
+}
+
 /// Whether a call's failure counts against the peer.
 pub fn is_failure(code: Code) -> bool {
     matches!(
@@ -61,6 +71,7 @@ pub fn is_failure(code: Code) -> bool {
 
 impl Breaker {
     pub fn new(name: &'static str, settings: Settings) -> Self {
+        gauge(name, State::Closed);
         Self { name, settings, inner: Arc::new(Mutex::new(Inner::Closed { failures: 0 })) }
     }
 
@@ -81,6 +92,7 @@ impl Breaker {
             && Instant::now() >= until
         {
             *inner = Inner::HalfOpen { probes: 0 };
+            gauge(self.name, State::HalfOpen);
             tracing::info!(message = "Circuit half-open; probing.", breaker = self.name);
         }
         match &mut *inner {
@@ -107,10 +119,12 @@ impl Breaker {
                 Inner::Closed { failures: failures + 1 }
             }
             (Inner::HalfOpen { .. }, false) => {
+                gauge(self.name, State::Closed);
                 tracing::info!(message = "Circuit closed.", breaker = self.name);
                 Inner::Closed { failures: 0 }
             }
             (Inner::Closed { .. } | Inner::HalfOpen { .. }, true) => {
+                gauge(self.name, State::Open);
                 tracing::warn!(
                     message = "Circuit opened.",
                     breaker = self.name,

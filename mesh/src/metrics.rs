@@ -27,10 +27,21 @@ pub const CONSUMER_LAG: &str = "cinema_consumer_lag_seconds";
 pub const DEAD_LETTERS: &str = "cinema_dead_letters_total";
 /// A circuit breaker's state, by `breaker`: 0 closed, 1 half-open, 2 open.
 pub const BREAKER_STATE: &str = "cinema_breaker_state";
+/// Saga step attempts, by `step` and `outcome` (`done`, `refused`, `transient`, ...).
+pub const SAGA_STEPS: &str = "cinema_saga_steps_total";
+/// How long one step attempt took, by `step`.
+pub const SAGA_STEP_DURATION: &str = "cinema_saga_step_duration_seconds";
+/// Sagas by `state` (sampled by the orchestrator; unfinished states only).
+pub const SAGAS: &str = "cinema_sagas";
+/// Holds that have not expired, been sold or been released (sampled by the seats sweeper).
+pub const ACTIVE_HOLDS: &str = "cinema_active_holds";
 
-/// The gRPC code name of a `grpc-status` value.
+/// The gRPC code name of a `grpc-status` value (none: OK).
 pub fn code_name(status: Option<&str>) -> &'static str {
-    let code = status.and_then(|s| s.parse::<i32>().ok()).map_or(tonic::Code::Ok, tonic::Code::from);
+    let code = match status {
+        None => tonic::Code::Ok,
+        Some(raw) => raw.parse::<i32>().map_or(tonic::Code::Unknown, tonic::Code::from),
+    };
     match code {
         tonic::Code::Ok => "OK",
         tonic::Code::Cancelled => "CANCELLED",
@@ -123,4 +134,63 @@ pub fn request_span(request: &http::Request<()>) -> tracing::Span {
     );
     crate::telemetry::set_parent_from_headers(&span, request.headers());
     span
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAMES: [&str; 15] = [
+        RPC_REQUESTS,
+        RPC_DURATION,
+        OUTBOX_BACKLOG,
+        OUTBOX_PUBLISHED,
+        OUTBOX_PUBLISH_LAG,
+        EVENTS_HANDLED,
+        EVENTS_REDELIVERED,
+        CONSUMER_LAG,
+        DEAD_LETTERS,
+        BREAKER_STATE,
+        SAGA_STEPS,
+        SAGA_STEP_DURATION,
+        SAGAS,
+        ACTIVE_HOLDS,
+        RPC_REQUESTS,
+    ];
+
+    /// Every series the Grafana dashboard queries is one the services export.
+    #[test]
+    fn the_dashboard_queries_only_exported_series() {
+        let dashboard: serde_json::Value =
+            serde_json::from_str(include_str!("../observability/grafana-dashboard.json")).expect("valid JSON");
+        let exprs: Vec<&str> = dashboard["panels"]
+            .as_array()
+            .expect("panels")
+            .iter()
+            .flat_map(|p| p["targets"].as_array().expect("targets"))
+            .map(|t| t["expr"].as_str().expect("an expr"))
+            .collect();
+        assert!(exprs.len() >= 12, "{exprs:?}");
+        let mut used = std::collections::BTreeSet::new();
+        for expr in &exprs {
+            for word in
+                expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("cinema_"))
+            {
+                let base =
+                    ["_bucket", "_count", "_sum"].iter().fold(word, |w, suffix| w.strip_suffix(suffix).unwrap_or(w));
+                assert!(NAMES.contains(&base), "{expr}: {word} is not exported");
+                used.insert(base);
+            }
+        }
+        let unused: Vec<_> = NAMES.iter().filter(|n| !used.contains(*n)).collect();
+        assert!(unused.is_empty(), "series without a panel: {unused:?}");
+    }
+
+    #[test]
+    fn codes_are_named_as_grpc_names_them() {
+        assert_eq!(code_name(None), "OK");
+        assert_eq!(code_name(Some("5")), "NOT_FOUND");
+        assert_eq!(code_name(Some("8")), "RESOURCE_EXHAUSTED");
+        assert_eq!(code_name(Some("garbage")), "UNKNOWN");
+    }
 }

@@ -74,6 +74,9 @@ pub struct Participants {
     pub payment_breaker: Breaker,
 }
 
+/// How often the sagas-by-state gauge is refreshed.
+const SAGAS_SAMPLE: Duration = Duration::from_secs(2);
+
 #[derive(Clone, Debug)]
 pub struct Options {
     /// How long a runner owns a saga before another may take it over.
@@ -268,6 +271,11 @@ impl Runner {
                 Answer::Retry { class, detail } => (class.as_str(), detail, None),
             };
             let next = result.map(|result| state.next(result));
+            metrics::counter!(cinema_mesh::metrics::SAGA_STEPS, "step" => step.as_str(), "outcome" => outcome)
+                .increment(1);
+            let took = (Utc::now() - started_at).to_std().unwrap_or_default();
+            metrics::histogram!(cinema_mesh::metrics::SAGA_STEP_DURATION, "step" => step.as_str())
+                .record(took.as_secs_f64());
             let record = StepRecord {
                 booking_number: &saga.booking_number,
                 state: state.as_str(),
@@ -348,7 +356,12 @@ impl Runner {
 
     /// Claims due sagas and drives them, until `shutdown`.
     pub async fn run_background(self, shutdown: cinema_mesh::Shutdown) {
+        let mut sampled = tokio::time::Instant::now() - SAGAS_SAMPLE;
         while !shutdown.is_cancelled() {
+            if sampled.elapsed() >= SAGAS_SAMPLE {
+                sampled = tokio::time::Instant::now();
+                self.sample_sagas().await;
+            }
             match self.claim_due().await {
                 Ok(sagas) => {
                     for saga in sagas {
@@ -369,6 +382,24 @@ impl Runner {
                 _ = tokio::time::sleep(Duration::from_millis(250)) => {}
                 _ = self.signals.due.notified() => {}
             }
+        }
+    }
+
+    /// Sets the gauge of unfinished sagas by state (a state that emptied reads 0).
+    async fn sample_sagas(&self) {
+        let counts: anyhow::Result<_> = async {
+            let mut conn = get(&self.pool).await?;
+            Ok(store::unfinished_by_state(&mut conn).await?)
+        }
+        .await;
+        match counts {
+            Ok(counts) => {
+                for state in crate::saga::ALL.into_iter().filter(|s| !s.is_terminal()) {
+                    let n = counts.iter().find(|(s, _)| s == state.as_str()).map_or(0, |(_, n)| *n);
+                    metrics::gauge!(cinema_mesh::metrics::SAGAS, "state" => state.as_str()).set(n as f64);
+                }
+            }
+            Err(error) => tracing::debug!(message = "Could not count sagas.", error = format!("{error:#}")),
         }
     }
 

@@ -115,6 +115,24 @@ pub async fn claim(
     .optional()
 }
 
+/// How many unfinished sagas are in each state.
+pub async fn unfinished_by_state(conn: &mut AsyncPgConnection) -> Result<Vec<(String, i64)>> {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = Text)]
+        state: String,
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let counts: Vec<Count> = diesel::sql_query(
+        "SELECT state, count(*) AS n FROM sagas WHERE state NOT IN ('CONFIRMED', 'REJECTED', 'EXPIRED', 'CANCELLED') \
+         GROUP BY state",
+    )
+    .load(conn)
+    .await?;
+    Ok(counts.into_iter().map(|c| (c.state, c.n)).collect())
+}
+
 /// Takes the leases of up to `limit` unfinished sagas that are due.
 pub async fn claim_due(conn: &mut AsyncPgConnection, limit: i64, lease_until: DateTime<Utc>) -> Result<Vec<SagaRow>> {
     diesel::sql_query(format!(

@@ -133,7 +133,9 @@ async fn one_bookings_spans_share_one_trace_and_form_one_tree_across_services_an
 async fn the_metrics_endpoints_show_a_booking_go_through() -> Result<()> {
     let mut options = StackOptions::for_tests();
     let mut ports = HashMap::new();
-    for service in [Service::Orchestrator, Service::Reservation, Service::Notification, Service::Payment] {
+    for service in
+        [Service::Orchestrator, Service::Reservation, Service::Notification, Service::Payment, Service::Seats]
+    {
         let port = free_port()?;
         ports.insert(service, port);
         options = options.service_env(service, "CINEMA_METRICS_ADDR", &format!("127.0.0.1:{port}"));
@@ -162,6 +164,22 @@ async fn the_metrics_endpoints_show_a_booking_go_through() -> Result<()> {
     );
     ensure!(value(&orchestrator, "cinema_rpc_duration_seconds_count", &book_ok[..1]) >= 2.0, "{orchestrator}");
     ensure!(orchestrator.contains("service=\"orchestrator\""), "series carry the service label");
+    let charged = [("step", "charge"), ("outcome", "done")];
+    ensure!(value(&orchestrator, "cinema_saga_steps_total", &charged) == 1.0, "one charge step:\n{orchestrator}");
+    ensure!(
+        value(&orchestrator, "cinema_saga_step_duration_seconds_count", &[("step", "hold-seats")]) == 2.0,
+        "{orchestrator}"
+    );
+    ensure!(value(&orchestrator, "cinema_breaker_state", &[("breaker", "payment")]) == 0.0, "closed");
+    ensure!(orchestrator.contains("cinema_breaker_state{"), "the breaker's gauge is there");
+    poll_until("the sagas gauge to be sampled", Duration::from_secs(10), Duration::from_millis(100), || async {
+        Ok(scrape(Service::Orchestrator).await?.contains("cinema_sagas{").then_some(()))
+    })
+    .await?;
+    poll_until("the active holds gauge", Duration::from_secs(15), Duration::from_millis(100), || async {
+        Ok(scrape(Service::Seats).await?.contains("cinema_active_holds").then_some(()))
+    })
+    .await?;
     let payment = scrape(Service::Payment).await?;
     ensure!(
         value(&payment, "cinema_rpc_requests_total", &[("method", "/cinema.payment.v1.PaymentService/Charge")]) == 1.0,

@@ -64,6 +64,9 @@ pub async fn run(fresh: bool, build: bool) -> Result<()> {
         rust_log: env("RUST_LOG").unwrap_or_else(|| "info".to_owned()),
         ..StackOptions::for_tests()
     };
+    let options = Service::ALL.into_iter().fold(options, |options, service| {
+        options.service_env(service, "CINEMA_METRICS_ADDR", &format!("127.0.0.1:{}", metrics_port(service)))
+    });
     let stack = Stack::start(options).await?;
 
     eprintln!("== loading demo data through {}", stack.gateway_url());
@@ -82,6 +85,11 @@ pub async fn run(fresh: bool, build: bool) -> Result<()> {
     stack.shutdown().await?;
     eprintln!("== stopped");
     Ok(())
+}
+
+/// Where `cargo xtask up` serves a service's Prometheus metrics.
+fn metrics_port(service: Service) -> u16 {
+    9461 + Service::ALL.iter().position(|s| *s == service).unwrap_or_default() as u16
 }
 
 async fn wait_for_stop_signal() -> Result<()> {
@@ -103,7 +111,17 @@ fn print_examples(stack: &Stack, demo: Option<&crate::demo::Demo>) {
         println!("{:<14}{}  db {}", service.name(), stack.grpc_url(service), stack.database_url(service));
     }
     println!("nats          {}", stack.nats_url());
-    println!("logs          {}/logs/", stack.run_dir().display());
+    println!("logs          {}/logs/  (one file per process)", stack.run_dir().display());
+    for service in Service::ALL {
+        println!("metrics       http://127.0.0.1:{}/metrics  ({})", metrics_port(service), service.name());
+    }
+    println!("dashboard     mesh/observability/grafana-dashboard.json  (import into Grafana; Prometheus datasource)");
+    match std::env::var("CINEMA_OTLP_ENDPOINT") {
+        Ok(endpoint) if !endpoint.is_empty() => println!("traces        exported over OTLP to {endpoint}"),
+        _ => println!(
+            "traces        off; set CINEMA_OTLP_ENDPOINT=http://127.0.0.1:4317 (an OTLP/gRPC collector) and restart"
+        ),
+    }
 
     let (movie, screening) =
         demo.map(|d| (d.movie_id.as_str(), d.screening_id.as_str())).unwrap_or(("<movie id>", "<screening id>"));

@@ -249,11 +249,20 @@ impl Service {
                 Ok(_) => {}
                 Err(error) => tracing::warn!(message = "Hold sweep failed.", error = %error),
             }
+            if let Ok(active) = self.active_holds().await {
+                metrics::gauge!(cinema_mesh::metrics::ACTIVE_HOLDS).set(active as f64);
+            }
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(interval) => {}
             }
         }
+    }
+
+    /// Holds still HELD and not yet expired.
+    async fn active_holds(&self) -> anyhow::Result<i64> {
+        let mut conn = get(&self.pool).await?;
+        Ok(store::active_holds(&mut conn).await?)
     }
 
     /// Builds a screening's inventory from ScreeningScheduled (idempotent).

@@ -234,3 +234,17 @@ pub async fn set_hold_status(conn: &mut AsyncPgConnection, booking_number: &str,
         .await
         .map(drop)
 }
+
+/// Holds still HELD whose expiry is ahead.
+pub async fn active_holds(conn: &mut AsyncPgConnection) -> diesel::QueryResult<i64> {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let count: Count =
+        diesel::sql_query("SELECT count(*) AS n FROM holds WHERE status = 'HELD' AND expires_at > now()")
+            .get_result(conn)
+            .await?;
+    Ok(count.n)
+}
