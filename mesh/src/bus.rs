@@ -182,9 +182,15 @@ impl Bus {
             .await
             .context("create consumer")?;
         let mut messages = consumer.messages().await.context("pull messages")?;
+        // Idle is not stuck: the loop beats while it waits too; a handler that
+        // hangs for two minutes (four ack waits) is.
+        let heartbeat = crate::watchdog::heartbeat(format!("consumer {durable}"), Duration::from_secs(120));
+        let mut idle = tokio::time::interval(Duration::from_secs(5));
         loop {
+            heartbeat.beat();
             let message = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
+                _ = idle.tick() => continue,
                 next = messages.next() => match next {
                     Some(message) => message.context("receive")?,
                     None => anyhow::bail!("message stream ended"),

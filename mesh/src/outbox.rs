@@ -106,7 +106,10 @@ impl Relay {
         let mut backoff = Duration::from_millis(100);
         let mut streams_ready = false;
         let mut sampled = tokio::time::Instant::now() - BACKLOG_SAMPLE;
+        // Every round ends within POLL or the 5 s backoff cap: a minute of silence is a hang.
+        let heartbeat = crate::watchdog::heartbeat("outbox relay", Duration::from_secs(60));
         while !shutdown.is_cancelled() {
+            heartbeat.beat();
             if !streams_ready {
                 streams_ready = self.bus.ensure_streams().await.is_ok();
             }

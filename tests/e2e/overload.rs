@@ -14,6 +14,8 @@ use cinema_tests::invariants::{self, Limits};
 use cinema_tests::load::{self, Mode, Options};
 use cinema_tests::{RateLimit, Service, StackOptions};
 use tonic::Code;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use tonic_types::StatusExt as _;
 
 use crate::client::TestApp;
@@ -218,6 +220,12 @@ async fn the_load_generator_runs_open_and_closed_loops_and_no_seat_is_sold_twice
     invariants::settle(&app.stack, Duration::from_secs(60)).await?;
     let report = invariants::check(&app.stack, &Limits::default()).await?;
     ensure!(report.sagas as u64 == summary.booked + closed.booked, "{report:?}");
+    // Busy is not stuck: every process's loops kept beating.
+    for service in Service::ALL {
+        let mut health = HealthClient::new(app.stack.channel(service)?);
+        let live = health.check(HealthCheckRequest { service: "liveness".into() }).await?.into_inner();
+        ensure!(live.status == ServingStatus::Serving as i32, "{service} liveness: {live:?}");
+    }
     let confirmed = report.by_state.get("CONFIRMED").copied().unwrap_or_default() as u64;
     ensure!(
         confirmed
