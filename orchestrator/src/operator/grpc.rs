@@ -6,6 +6,7 @@ use cinema_mesh::status::{Violations, internal, with_reason};
 use cinema_mesh::{correlation, time};
 use cinema_proto::booking::v1 as pb;
 use tonic::{Code, Request, Response, Status};
+use tracing::Instrument as _;
 
 use super::{Action, Error, Operator, Timeline};
 use crate::domain::is_booking_number;
@@ -84,8 +85,9 @@ fn parse(request: Request<pb::OperatorRequest>) -> Result<Action, Status> {
     })
 }
 
+/// Runs `work` on its own task, inside the call's span.
 async fn spawn(work: impl Future<Output = Result<Timeline, Error>> + Send + 'static) -> Result<Timeline, Status> {
-    match tokio::spawn(work).await {
+    match tokio::spawn(work.instrument(tracing::Span::current())).await {
         Ok(result) => result.map_err(to_status),
         Err(join) => Err(internal(&anyhow::anyhow!("task failed: {join}"))),
     }
