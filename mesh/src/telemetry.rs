@@ -11,6 +11,8 @@
 
 use std::collections::HashMap;
 
+use anyhow::Context as _;
+
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -41,18 +43,17 @@ impl Drop for Telemetry {
 
 /// Sets up logging, tracing and metrics for `service` (e.g. `reservation`).
 /// A second call in one process (tests start several apps) keeps the first.
-pub fn init(base: &Base, service: &str) -> Telemetry {
+/// Fails on a malformed OTLP endpoint or metrics address.
+pub fn init(base: &Base, service: &str) -> anyhow::Result<Telemetry> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let provider = match base.otlp_endpoint.as_str() {
         "" => None,
-        endpoint => match tracer_provider(endpoint, service) {
-            Ok(provider) => Some(provider),
-            Err(error) => {
-                eprintln!("OTLP export to {endpoint} is off: {error:#}");
-                None
-            }
-        },
+        endpoint => Some(tracer_provider(endpoint, service).with_context(|| format!("otlp_endpoint {endpoint:?}"))?),
+    };
+    let metrics_addr = match base.metrics_addr.as_str() {
+        "" => None,
+        addr => Some(addr.parse::<std::net::SocketAddr>().with_context(|| format!("metrics_addr {addr:?}"))?),
     };
     let traces = provider.as_ref().map(|p| {
         tracing_opentelemetry::layer().with_tracer(p.tracer(format!("cinema-{service}"))).with_filter(filter())
@@ -63,32 +64,32 @@ pub fn init(base: &Base, service: &str) -> Telemetry {
         _ => logs.with_filter(filter()).boxed(),
     };
     let installed = tracing_subscriber::registry().with(logs).with(traces).try_init().is_ok();
-    if installed && !base.metrics_addr.is_empty() {
-        serve_metrics(&base.metrics_addr, service);
+    if let Some(addr) = metrics_addr.filter(|_| installed) {
+        serve_metrics(addr, service)?;
     }
-    Telemetry { provider: provider.filter(|_| installed) }
+    Ok(Telemetry { provider: provider.filter(|_| installed) })
 }
 
 fn tracer_provider(endpoint: &str, service: &str) -> anyhow::Result<SdkTracerProvider> {
     use opentelemetry_otlp::WithExportConfig as _;
+    anyhow::ensure!(
+        endpoint.parse::<http::Uri>().is_ok_and(|u| u.scheme().is_some()),
+        "not a URL like http://host:4317"
+    );
     let exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint).build()?;
     let resource = opentelemetry_sdk::Resource::builder().with_service_name(format!("cinema-{service}")).build();
     Ok(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())
 }
 
-fn serve_metrics(addr: &str, service: &str) {
-    let installed = addr.parse::<std::net::SocketAddr>().map_err(anyhow::Error::from).and_then(|addr| {
-        metrics_exporter_prometheus::PrometheusBuilder::new()
-            .with_http_listener(addr)
-            .add_global_label("service", service)
-            .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])?
-            .install()
-            .map_err(anyhow::Error::from)
-    });
-    match installed {
-        Ok(()) => tracing::info!(message = "Serving Prometheus metrics.", addr, path = "/metrics"),
-        Err(error) => tracing::error!(message = "Metrics are off.", addr, error = format!("{error:#}")),
-    }
+fn serve_metrics(addr: std::net::SocketAddr, service: &str) -> anyhow::Result<()> {
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .with_http_listener(addr)
+        .add_global_label("service", service)
+        .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])?
+        .install()
+        .with_context(|| format!("serve metrics on {addr}"))?;
+    tracing::info!(message = "Serving Prometheus metrics.", %addr, path = "/metrics");
+    Ok(())
 }
 
 /// The `traceparent` of the current span, if it is being traced.
@@ -139,5 +140,28 @@ impl Extractor for HeaderExtractor<'_> {
 
     fn keys(&self) -> Vec<&str> {
         self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_malformed_endpoint_or_address_refuses_to_start() {
+        let base = |otlp: &str, metrics: &str| Base {
+            otlp_endpoint: otlp.into(),
+            metrics_addr: metrics.into(),
+            ..Base::defaults("test", 0)
+        };
+        let otlp = init(&base("collector:4317", ""), "test").err().expect("no scheme");
+        assert!(format!("{otlp:#}").contains("otlp_endpoint"), "{otlp:#}");
+        let metrics = init(&base("", "port 9090"), "test").err().expect("not an address");
+        assert!(format!("{metrics:#}").contains("metrics_addr"), "{metrics:#}");
+    }
+
+    #[test]
+    fn without_a_span_there_is_no_traceparent() {
+        assert_eq!(current_traceparent(), None);
     }
 }

@@ -36,6 +36,7 @@ const PROVEN_OTHERWISE: &[(&str, &str)] = &[
     ("CINEMA_SEATS_URL", "the Service names: a booking through the orchestrator completes"),
     ("CINEMA_PAYMENT_URL", "as above"),
     ("CINEMA_RESERVATION_URL", "as above"),
+    ("CINEMA_METRICS_ADDR", "observe::the_metrics_endpoints_show_a_booking_go_through scrapes it"),
 ];
 
 /// Settings the harness must own (ports, files, peers on this machine).
