@@ -27,6 +27,11 @@ pub enum Error {
     Finished { number: String, state: String, action: &'static str },
     #[error("booking {number} is already being undone ({state}); its compensation runs to the end by itself")]
     AlreadyCompensating { number: String, state: String },
+    #[error(
+        "booking {number}: a charge attempt ended in {detail:?}, so payment may have captured it unseen; \
+         compensate once payment has answered the charge (RetryNow)"
+    )]
+    ChargeOutcomeUnknown { number: String, detail: String },
     #[error("a runner kept the saga of booking {0} busy; try again")]
     Busy(String),
     #[error(transparent)]
@@ -125,11 +130,19 @@ impl Operator {
         };
         // Ours now: no runner drives it until we give the lease back.
         let before = State::parse(&saga.state).unwrap_or(State::CreatingReservation);
-        let Some(after) = before.abort() else {
-            let mut conn = get(&self.pool).await?;
-            store::release(&mut conn, &saga).await?;
-            return Err(refusal(number, before));
+        let mut conn = get(&self.pool).await?;
+        let refused = match before.abort() {
+            None => Some(refusal(number, before)),
+            Some(_) if saga.payment_id.is_some() => None,
+            Some(_) => uncertain_charge(&store::steps(&mut conn, number).await?)
+                .map(|detail| Error::ChargeOutcomeUnknown { number: number.into(), detail }),
         };
+        if let Some(refused) = refused {
+            store::release(&mut conn, &saga).await?;
+            return Err(refused);
+        }
+        drop(conn);
+        let after = before.abort().expect("checked above");
         saga.state = after.as_str().into();
         saga.reason = action.reason.clone();
         saga.attempts = 0;
@@ -174,6 +187,18 @@ fn audit<'a>(action: &'a Action, kind: &'a str, before: &'a str, after: &'a str)
     }
 }
 
+/// A charge attempt that may have captured money without the saga learning
+/// its payment id (timed out, or failed inside payment): a refund would then
+/// have nothing to refund. Its error, if any.
+fn uncertain_charge(steps: &[StepRow]) -> Option<String> {
+    const UNCERTAIN: [&str; 4] = ["DeadlineExceeded", "Cancelled", "Unknown", "Internal"];
+    steps
+        .iter()
+        .filter(|s| s.step == crate::saga::Step::Charge.as_str() && s.outcome != "done" && s.outcome != "refused")
+        .find(|s| UNCERTAIN.iter().any(|code| s.detail.starts_with(code)))
+        .map(|s| s.detail.clone())
+}
+
 fn check_abortable(saga: &SagaHead) -> Result<(), Error> {
     match State::parse(&saga.state) {
         Some(state) if state.abort().is_none() => Err(refusal(&saga.booking_number, state)),
@@ -192,4 +217,40 @@ fn refusal(number: &str, state: State) -> Error {
 
 fn finished(saga: &SagaHead, action: &'static str) -> Error {
     Error::Finished { number: saga.booking_number.clone(), state: saga.state.clone(), action }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(step: &str, outcome: &str, detail: &str) -> StepRow {
+        StepRow {
+            state: "CHARGING".into(),
+            step: step.into(),
+            attempt: 1,
+            outcome: outcome.into(),
+            detail: detail.into(),
+            started_at: chrono::Utc::now(),
+            finished_at: chrono::Utc::now(),
+            runner: "test".into(),
+            correlation_id: String::new(),
+            lease_token: None,
+            next_state: None,
+        }
+    }
+
+    #[test]
+    fn a_charge_that_may_have_gone_through_is_uncertain() {
+        let sure = [
+            attempt("create-reservation", "transient", "DeadlineExceeded: slow"),
+            attempt("charge", "deferred", "Unavailable: connection refused"),
+            attempt("charge", "deferred", "ResourceExhausted: overloaded"),
+            attempt("charge", "refused", "payment declined: insufficient funds"),
+        ];
+        assert_eq!(uncertain_charge(&sure), None);
+        for detail in ["DeadlineExceeded: timeout", "Cancelled: timeout expired", "Internal: boom"] {
+            let steps = [attempt("charge", "deferred", "Unavailable: down"), attempt("charge", "deferred", detail)];
+            assert_eq!(uncertain_charge(&steps).as_deref(), Some(detail));
+        }
+    }
 }

@@ -168,6 +168,7 @@ fn to_status(error: Error) -> Status {
         Error::BookingNotFound(_) => with_reason(Code::NotFound, "BOOKING_NOT_FOUND", message),
         Error::Finished { .. } => with_reason(Code::FailedPrecondition, "SAGA_FINISHED", message),
         Error::AlreadyCompensating { .. } => with_reason(Code::FailedPrecondition, "ALREADY_COMPENSATING", message),
+        Error::ChargeOutcomeUnknown { .. } => with_reason(Code::FailedPrecondition, "CHARGE_OUTCOME_UNKNOWN", message),
         Error::Busy(_) => with_reason(Code::Aborted, "SAGA_BUSY", message),
         Error::Unexpected(e) => internal(&e),
     }
