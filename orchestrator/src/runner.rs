@@ -357,7 +357,11 @@ impl Runner {
     /// Claims due sagas and drives them, until `shutdown`.
     pub async fn run_background(self, shutdown: cinema_mesh::Shutdown) {
         let mut sampled = tokio::time::Instant::now() - SAGAS_SAMPLE;
+        // A round claims (one query), spawns and waits at most 250 ms: a minute
+        // of silence is a hang, and liveness says so.
+        let heartbeat = cinema_mesh::watchdog::heartbeat("saga runner", Duration::from_secs(60));
         while !shutdown.is_cancelled() {
+            heartbeat.beat();
             if sampled.elapsed() >= SAGAS_SAMPLE {
                 sampled = tokio::time::Instant::now();
                 self.sample_sagas().await;
