@@ -190,14 +190,15 @@ async fn the_load_generator_runs_open_and_closed_loops_and_no_seat_is_sold_twice
     let app = TestApp::spawn().await?;
     let gateway = app.stack.gateway_url();
 
+    // Modest on purpose: other tests share the two cores.
     let open = Options {
         new_screenings: 2,
         settle: Duration::from_secs(30),
-        ..Options::new(gateway.clone(), Mode::Open { rate: 25.0 }, Duration::from_secs(2))
+        ..Options::new(gateway.clone(), Mode::Open { rate: 15.0 }, Duration::from_secs(2))
     };
     let summary = load::run(&open).await?;
     eprintln!("{}", summary.report());
-    ensure!(summary.sent == 50 && summary.skipped == 0, "{summary:#?}");
+    ensure!(summary.sent == 30 && summary.skipped == 0, "{summary:#?}");
     ensure!(summary.answered == summary.sent, "unanswered calls: {summary:#?}");
     ensure!(summary.by_error.is_empty(), "errors: {summary:#?}");
     ensure!(summary.by_answer.values().sum::<u64>() == summary.answered, "{summary:#?}");
@@ -211,7 +212,7 @@ async fn the_load_generator_runs_open_and_closed_loops_and_no_seat_is_sold_twice
     // Closed loop on the same screenings: whatever is left is fought over.
     let closed = Options {
         screenings: summary.screenings.clone(),
-        ..Options::new(gateway, Mode::Closed { clients: 4 }, Duration::from_secs(1))
+        ..Options::new(gateway, Mode::Closed { clients: 2 }, Duration::from_secs(1))
     };
     let closed = load::run(&closed).await?;
     eprintln!("{}", closed.report());
