@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
+use cinema_testkit::fake_http::FakeServer;
 use cinema_tests::{Service, StackOptions, free_port, poll_until};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
@@ -67,12 +68,21 @@ async fn one_bookings_spans_share_one_trace_and_form_one_tree_across_services_an
     let port = free_port()?;
     let server = tonic::transport::Server::builder().add_service(TraceServiceServer::new(receiver.clone()));
     let serving = tokio::spawn(server.serve(([127, 0, 0, 1], port).into()));
-    let mut options = StackOptions::for_tests();
+    let webhook = FakeServer::start("/hooks/cinema").await;
+    let partner = FakeServer::start("/v1/accruals").await;
+    let mut options = StackOptions::for_tests()
+        .service_env(Service::Notification, "CINEMA_CHANNELS", "[log,webhook]")
+        .service_env(Service::Notification, "CINEMA_WEBHOOK__URL", &webhook.url)
+        .service_env(Service::Notification, "CINEMA_WEBHOOK__SECRET", "observe-webhook-secret-0123")
+        .service_env(Service::Loyalty, "CINEMA_PARTNER__ID", "okcashbag")
+        .service_env(Service::Loyalty, "CINEMA_PARTNER__URL", &partner.url);
     options.env.push(("CINEMA_OTLP_ENDPOINT".into(), format!("http://127.0.0.1:{port}")));
     options.env.push(("OTEL_BSP_SCHEDULE_DELAY".into(), "100".into()));
     let app = TestApp::spawn_with(options).await?;
     let movie = app.register_movie("괴물").await?;
     let screening = app.schedule(movie["movieId"].as_str().context("movie id")?, 2).await?;
+    let link = serde_json::json!({"partnerId": "okcashbag", "memberNumber": "OK-77"});
+    app.post("/v1/customers/customer-1/partner", link).await?.ok()?;
     let booked = app.book(&screening, &["C-3"], "tok_visa").await?.ok()?;
     ensure!(booked["status"] == "BOOKING_STATUS_CONFIRMED", "{booked}");
 
@@ -101,7 +111,8 @@ async fn one_bookings_spans_share_one_trace_and_form_one_tree_across_services_an
         let ids: BTreeSet<&[u8]> = spans.iter().map(|s| s.span_id.as_slice()).collect();
         let orphans = spans.iter().filter(|s| !s.parent.is_empty() && !ids.contains(s.parent.as_slice())).count();
         let consumers = spans.iter().filter(|s| s.name.ends_with(" process")).count();
-        let complete = services.iter().all(|s| seen.contains(s)) && orphans == 0 && consumers >= 3;
+        let calls_out = ["notify webhook", "partner accrual"].iter().all(|n| spans.iter().any(|s| s.name == *n));
+        let complete = services.iter().all(|s| seen.contains(s)) && orphans == 0 && consumers >= 3 && calls_out;
         Ok(complete.then_some(spans))
     })
     .await
@@ -123,6 +134,16 @@ async fn one_bookings_spans_share_one_trace_and_form_one_tree_across_services_an
         "cinema.booking.status_changed process",
     ] {
         ensure!(names.contains(expected), "no {expected} in {names:?}");
+    }
+    // The third parties were called inside the trace: their requests carry it.
+    let trace_id: String = root.trace_id.iter().map(|b| format!("{b:02x}")).collect();
+    for (who, server) in [("webhook", &webhook), ("partner", &partner)] {
+        let requests = server.requests();
+        ensure!(!requests.is_empty(), "{who} was called");
+        for request in &requests {
+            let traceparent = request.header("traceparent");
+            ensure!(traceparent.split('-').nth(1) == Some(trace_id.as_str()), "{who}: traceparent {traceparent:?}");
+        }
     }
     eprintln!("one trace: {} spans from {} services, one root", trace.len(), services.len());
     serving.abort();

@@ -13,6 +13,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument as _;
 
 use anyhow::Context;
 use chrono::Utc;
@@ -106,7 +107,18 @@ impl Relay {
         let claimed = store::claim_due(&mut conn, &self.partner.id, lease.as_millis() as i64, BATCH)
             .await
             .context("claim partner deliveries")?;
-        let sends = claimed.iter().map(|row| async move { (row, self.send(row).await) });
+        let sends = claimed.iter().map(|row| async move {
+            let span = tracing::info_span!(
+                "relay",
+                otel.name = format!("partner {}", row.kind.to_lowercase()),
+                otel.kind = "client",
+                booking_number = %row.booking_number,
+                partner_id = %row.partner_id,
+                attempt = row.attempts + 1,
+            );
+            cinema_mesh::telemetry::set_parent(&span, Some(row.traceparent.as_str()));
+            (row, self.send(row).instrument(span).await)
+        });
         for (row, answer) in futures::future::join_all(sends).await {
             self.record(&mut conn, row, answer).await?;
         }
@@ -127,6 +139,9 @@ impl Relay {
             self.http.post(&self.partner.url).header("Idempotency-Key", row.entry_id.to_string()).json(&body);
         if !self.partner.api_key.is_empty() {
             request = request.bearer_auth(&self.partner.api_key);
+        }
+        if let Some(traceparent) = cinema_mesh::telemetry::current_traceparent() {
+            request = request.header(cinema_mesh::telemetry::TRACEPARENT, traceparent);
         }
         match request.send().await {
             Ok(response) => {

@@ -162,6 +162,8 @@ impl Service {
             attempts: 0,
             last_error: String::new(),
             created_at: row.created_at,
+            // Written inside the event's consumer span: the relay joins its trace.
+            traceparent: cinema_mesh::telemetry::current_traceparent().unwrap_or_default(),
         };
         store::enqueue_partner(c, &outbox).await.context("queue for the partner")?;
         Ok(true)

@@ -72,6 +72,9 @@ pub struct PartnerRow {
     pub last_error: String,
     #[diesel(sql_type = Timestamptz)]
     pub created_at: DateTime<Utc>,
+    /// The trace context of the event that made the entry (empty when not traced).
+    #[diesel(sql_type = Text)]
+    pub traceparent: String,
 }
 
 /// What one relay attempt changed.
@@ -267,12 +270,12 @@ pub async fn accrual_relayed_to(conn: &mut AsyncPgConnection, booking_number: &s
 }
 
 const PARTNER_COLUMNS: &str = "entry_id, partner_id, member_number, customer_id, booking_number, kind, points, \
-                               attempts, last_error, created_at";
+                               attempts, last_error, created_at, traceparent";
 
 /// Queues a ledger entry for the partner (in the entry's transaction).
 pub async fn enqueue_partner(conn: &mut AsyncPgConnection, row: &PartnerRow) -> Result<()> {
     diesel::sql_query(format!(
-        "INSERT INTO partner_deliveries ({PARTNER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        "INSERT INTO partner_deliveries ({PARTNER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     ))
     .bind::<SqlUuid, _>(row.entry_id)
     .bind::<Text, _>(&row.partner_id)
@@ -284,6 +287,7 @@ pub async fn enqueue_partner(conn: &mut AsyncPgConnection, row: &PartnerRow) -> 
     .bind::<Int4, _>(row.attempts)
     .bind::<Text, _>(&row.last_error)
     .bind::<Timestamptz, _>(row.created_at)
+    .bind::<Text, _>(&row.traceparent)
     .execute(conn)
     .await
     .map(drop)

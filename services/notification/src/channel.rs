@@ -239,7 +239,11 @@ fn client(url: &str, timeout_ms: u64, key: &str) -> anyhow::Result<reqwest::Clie
 }
 
 /// Sends and classifies the answer.
-async fn send(request: reqwest::RequestBuilder) -> Result<(), Failure> {
+/// Sends `request` with the current span's `traceparent` (when traced).
+async fn send(mut request: reqwest::RequestBuilder) -> Result<(), Failure> {
+    if let Some(traceparent) = cinema_mesh::telemetry::current_traceparent() {
+        request = request.header(cinema_mesh::telemetry::TRACEPARENT, traceparent);
+    }
     let response = request.send().await.map_err(|e| {
         Failure::Retry(match () {
             _ if e.is_timeout() => "timed out".to_owned(),

@@ -13,6 +13,7 @@ use cinema_proto::topics;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use prost::Message as _;
 use tokio::sync::Notify;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::channel::{Channel, Failure, Message};
@@ -88,6 +89,8 @@ impl Service {
         };
         let text = domain::message(status, &booking);
         let now = Utc::now();
+        // Handled inside the event's consumer span: the sends join its trace.
+        let traceparent = cinema_mesh::telemetry::current_traceparent().unwrap_or_default();
         let deliveries: Vec<DeliveryRow> = self
             .channels
             .iter()
@@ -105,6 +108,7 @@ impl Service {
                 delivered_at: None,
                 next_attempt_at: now,
                 last_error: String::new(),
+                traceparent: traceparent.clone(),
             })
             .collect();
 
@@ -195,7 +199,16 @@ impl Service {
             text: &delivery.text,
             created_at: delivery.created_at,
         };
-        channel.deliver(&message).await
+        let span = tracing::info_span!(
+            "deliver",
+            otel.name = format!("notify {}", delivery.channel),
+            otel.kind = "client",
+            booking_number = %delivery.booking_number,
+            channel = %delivery.channel,
+            attempt = delivery.attempts + 1,
+        );
+        cinema_mesh::telemetry::set_parent(&span, Some(delivery.traceparent.as_str()));
+        channel.deliver(&message).instrument(span).await
     }
 
     /// Records one attempt: delivered, due again after a backoff, or dead-lettered.

@@ -33,6 +33,9 @@ pub struct DeliveryRow {
     pub next_attempt_at: DateTime<Utc>,
     #[diesel(sql_type = Text)]
     pub last_error: String,
+    /// The trace context of the event (empty when it was not traced).
+    #[diesel(sql_type = Text)]
+    pub traceparent: String,
 }
 
 /// What one attempt changed.
@@ -52,12 +55,12 @@ struct Due {
 type Result<T> = std::result::Result<T, diesel::result::Error>;
 
 const COLUMNS: &str = "notification_id, event_id, channel, booking_number, customer_id, booking_status, \
-                       text, status, attempts, created_at, delivered_at, next_attempt_at, last_error";
+                       text, status, attempts, created_at, delivered_at, next_attempt_at, last_error, traceparent";
 
 /// Inserts a delivery unless its (event, channel) has one; `true` when inserted.
 pub async fn insert_delivery(conn: &mut AsyncPgConnection, d: &DeliveryRow) -> Result<bool> {
     diesel::sql_query(format!(
-        "INSERT INTO deliveries ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+        "INSERT INTO deliveries ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
          ON CONFLICT (event_id, channel) DO NOTHING"
     ))
     .bind::<SqlUuid, _>(d.notification_id)
@@ -73,6 +76,7 @@ pub async fn insert_delivery(conn: &mut AsyncPgConnection, d: &DeliveryRow) -> R
     .bind::<Nullable<Timestamptz>, _>(d.delivered_at)
     .bind::<Timestamptz, _>(d.next_attempt_at)
     .bind::<Text, _>(&d.last_error)
+    .bind::<Text, _>(&d.traceparent)
     .execute(conn)
     .await
     .map(|n| n == 1)

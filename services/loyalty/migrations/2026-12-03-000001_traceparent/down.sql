@@ -1,0 +1,1 @@
+ALTER TABLE partner_deliveries DROP COLUMN traceparent;
