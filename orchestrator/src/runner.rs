@@ -26,6 +26,7 @@ use tokio::sync::Notify;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tower::{Layer as _, Service as _};
+use tracing::Instrument as _;
 
 use crate::saga::{Outcome, State, Step};
 use crate::store::{self, SagaRow, StepRecord};
@@ -370,13 +371,21 @@ impl Runner {
                 Ok(sagas) => {
                     for saga in sagas {
                         let runner = self.clone();
+                        // Continues the booking's trace (the BookTickets call's).
+                        let span = tracing::info_span!(
+                            "saga",
+                            otel.name = "saga resume",
+                            booking_number = %saga.booking_number,
+                            correlation_id = %saga.correlation_id,
+                        );
+                        cinema_mesh::telemetry::set_parent(&span, Some(saga.traceparent.as_str()));
                         tokio::spawn(async move {
                             let deadline = tokio::time::Instant::now() + runner.options.lease / 2;
                             let number = saga.booking_number.clone();
                             if let Err(error) = runner.drive(saga, deadline).await {
                                 tracing::error!(message = "Saga run failed.", booking_number = %number, error = format!("{error:#}"));
                             }
-                        });
+                        }.instrument(span));
                     }
                 }
                 Err(error) => tracing::warn!(message = "Could not claim sagas.", error = format!("{error:#}")),

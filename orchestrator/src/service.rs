@@ -93,6 +93,7 @@ impl Service {
             attempts: 0,
             created_at: chrono::Utc::now(),
             lease_token: uuid::Uuid::new_v4(),
+            traceparent: cinema_mesh::telemetry::current_traceparent().unwrap_or_default(),
         };
         let mut conn = get(&self.pool).await?;
         if !store::insert(&mut conn, &saga, self.runner.lease_until()).await? {

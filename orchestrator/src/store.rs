@@ -50,11 +50,14 @@ pub struct SagaRow {
     /// The fencing token of the lease this copy was read under.
     #[diesel(sql_type = SqlUuid)]
     pub lease_token: Uuid,
+    /// The trace context of the BookTickets call (empty when it was not traced).
+    #[diesel(sql_type = Text)]
+    pub traceparent: String,
 }
 
 const COLUMNS: &str = "booking_number, request_id, customer_id, screening_id, seat_ids, card_token, state, reason, \
     currency, amount, payment_id, hold_expires_at, movie_title, screen_name, starts_at, correlation_id, attempts, \
-    created_at, lease_token";
+    created_at, lease_token, traceparent";
 
 const TERMINAL: &str = "('CONFIRMED', 'REJECTED', 'EXPIRED', 'CANCELLED')";
 
@@ -62,8 +65,8 @@ const TERMINAL: &str = "('CONFIRMED', 'REJECTED', 'EXPIRED', 'CANCELLED')";
 pub async fn insert(conn: &mut AsyncPgConnection, saga: &SagaRow, lease_until: DateTime<Utc>) -> Result<bool> {
     let inserted = diesel::sql_query(
         "INSERT INTO sagas (booking_number, request_id, customer_id, screening_id, seat_ids, card_token, state, \
-         correlation_id, lease_until, lease_token, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (request_id) DO NOTHING",
+         correlation_id, lease_until, lease_token, created_at, traceparent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (request_id) DO NOTHING",
     )
     .bind::<Text, _>(&saga.booking_number)
     .bind::<Text, _>(&saga.request_id)
@@ -76,6 +79,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, saga: &SagaRow, lease_until: D
     .bind::<Timestamptz, _>(lease_until)
     .bind::<SqlUuid, _>(saga.lease_token)
     .bind::<Timestamptz, _>(saga.created_at)
+    .bind::<Text, _>(&saga.traceparent)
     .execute(conn)
     .await?;
     Ok(inserted == 1)

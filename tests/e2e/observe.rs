@@ -151,6 +151,60 @@ async fn one_bookings_spans_share_one_trace_and_form_one_tree_across_services_an
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_saga_finished_in_the_background_continues_the_bookings_trace() -> Result<()> {
+    let receiver = Receiver::default();
+    let port = free_port()?;
+    let server = tonic::transport::Server::builder().add_service(TraceServiceServer::new(receiver.clone()));
+    let serving = tokio::spawn(server.serve(([127, 0, 0, 1], port).into()));
+    let mut options = StackOptions::for_tests()
+        .service_env(Service::Orchestrator, "CINEMA_INLINE_DEADLINE_MS", "300")
+        .service_env(Service::Orchestrator, "CINEMA_BACKOFF_CAP_MS", "300");
+    options.env.push(("CINEMA_OTLP_ENDPOINT".into(), format!("http://127.0.0.1:{port}")));
+    options.env.push(("OTEL_BSP_SCHEDULE_DELAY".into(), "100".into()));
+    let app = TestApp::spawn_with(options).await?;
+    let movie = app.register_movie("마더").await?;
+    let screening = app.schedule(movie["movieId"].as_str().context("movie id")?, 2).await?;
+
+    // Seats are down: the answer is PENDING; the background runner finishes later.
+    app.stack.stop(Service::Seats)?;
+    let booked = app.book(&screening, &["E-5"], "tok_visa").await?.ok()?;
+    ensure!(booked["status"] == "BOOKING_STATUS_PENDING", "{booked}");
+    app.stack.restart(Service::Seats).await?;
+    app.lookup(booked["bookingNumber"].as_str().context("number")?, "BOOKING_STATUS_CONFIRMED").await?;
+
+    let root = poll_until("the BookTickets span", Duration::from_secs(15), Duration::from_millis(50), || async {
+        let spans = receiver.spans.lock().expect("not poisoned").clone();
+        Ok(spans.into_iter().find(|s| s.name == "cinema.booking.v1.BookingService/BookTickets"))
+    })
+    .await?;
+    poll_until(
+        "the resumed saga's spans in the booking's trace",
+        Duration::from_secs(20),
+        Duration::from_millis(100),
+        || async {
+            let spans: Vec<Received> = receiver
+                .spans
+                .lock()
+                .expect("not poisoned")
+                .iter()
+                .filter(|s| s.trace_id == root.trace_id)
+                .cloned()
+                .collect();
+            let ids: BTreeSet<&[u8]> = spans.iter().map(|s| s.span_id.as_slice()).collect();
+            let connected = spans.iter().all(|s| s.parent.is_empty() || ids.contains(s.parent.as_slice()));
+            let resumed = spans.iter().any(|s| s.name == "saga resume" && s.service == "cinema-orchestrator");
+            let sold = spans
+                .iter()
+                .any(|s| s.name == "cinema.seats.v1.SeatInventoryService/ConfirmSeats" && s.service == "cinema-seats");
+            Ok((connected && resumed && sold).then_some(()))
+        },
+    )
+    .await?;
+    serving.abort();
+    app.stack.shutdown().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_metrics_endpoints_show_a_booking_go_through() -> Result<()> {
     let mut options = StackOptions::for_tests();
     let mut ports = HashMap::new();
