@@ -16,6 +16,8 @@
 //! - [`server`]: the gRPC server every service runs: health (readiness and
 //!   liveness), reflection v1 and v1alpha, graceful drain on SIGTERM / Ctrl-C,
 //!   a limit on calls in flight beyond which calls are shed (RESOURCE_EXHAUSTED).
+//! - [`process`]: what every service's `App` shares: connect, bind, run the
+//!   background loops beside the server, stop them all on shutdown.
 //! - [`client`]: channels to other services, with connect and request deadlines.
 //! - [`breaker`]: a circuit breaker (closed / open / half-open) as a tower layer.
 //! - [`status`]: the few ways a service says no (field violations, reasons).
@@ -33,6 +35,7 @@ pub mod correlation;
 pub mod inbox;
 pub mod metrics;
 pub mod outbox;
+pub mod process;
 pub mod server;
 pub mod status;
 pub mod store;

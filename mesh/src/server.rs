@@ -72,17 +72,6 @@ pub fn shutdown_on_signal() -> Shutdown {
     shutdown
 }
 
-/// Readiness for a service with a database and a broker: both answer.
-pub fn ready_when_connected(
-    pool: crate::store::Pool,
-    bus: crate::bus::Bus,
-) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>> + Send + 'static {
-    move || {
-        let (pool, bus) = (pool.clone(), bus.clone());
-        Box::pin(async move { bus.is_connected() && crate::store::ping(&pool).await })
-    }
-}
-
 /// How much work one server takes on at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {

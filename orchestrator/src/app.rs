@@ -1,7 +1,8 @@
 use std::time::Duration;
 
 use cinema_mesh::breaker::{self, Breaker};
-use cinema_mesh::{Shutdown, client, store};
+use cinema_mesh::process::Process;
+use cinema_mesh::{Shutdown, client};
 use cinema_proto::booking::v1::booking_service_server::BookingServiceServer;
 use cinema_proto::booking::v1::saga_operator_service_server::SagaOperatorServiceServer;
 use cinema_proto::payment::v1::payment_service_client::PaymentServiceClient;
@@ -9,7 +10,6 @@ use cinema_proto::reservation::v1::reservation_service_client::ReservationServic
 use cinema_proto::seats::v1::seat_inventory_service_client::SeatInventoryServiceClient;
 use cinema_proto::seats::v1::seats_service_client::SeatsServiceClient;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
-use tokio::net::TcpListener;
 use tonic::service::Routes;
 
 use crate::admission::{self, Admission};
@@ -22,22 +22,23 @@ const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// The orchestrator, bound and connected, ready to run.
 pub struct App {
     config: Config,
-    listener: TcpListener,
-    pool: store::Pool,
+    process: Process,
 }
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = store::connect(&config.base.database_url, MIGRATIONS).await?;
-        let listener = cinema_mesh::server::bind(&config.base.listen_addr).await?;
-        Ok(Self { config, listener, pool })
+        // The orchestrator calls participants over gRPC and publishes nothing.
+        let process = Process::start_without_bus(&config.base, MIGRATIONS).await?;
+        Ok(Self { config, process })
     }
 
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+        self.process.port()
     }
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        let mut process = self.process;
+        process.stop_on(&shutdown);
         let c = &self.config;
         let step_timeout = Duration::from_millis(c.step_timeout_ms);
         let seats = client::channel(&c.seats_url, step_timeout)?;
@@ -66,8 +67,8 @@ impl App {
                 raw => Some(raw.parse::<Failpoint>().map_err(anyhow::Error::msg)?),
             },
         };
-        let runner = Runner::new(self.pool.clone(), participants, options);
-        let background = tokio::spawn(runner.clone().run_background(shutdown.clone()));
+        let runner = Runner::new(process.pool.clone(), participants, options);
+        process.spawn(runner.clone().run_background(shutdown));
         let seat_map = SeatsServiceClient::new(client::channel(&c.seats_url, Duration::from_secs(1))?);
         let admission =
             Admission::new(admission::Settings { rate_per_sec: c.admission_rate_per_sec, burst: c.admission_burst });
@@ -79,21 +80,12 @@ impl App {
             );
         }
         let inline_deadline = Duration::from_millis(c.inline_deadline_ms);
-        let operator = Operator::new(self.pool.clone(), runner.clone(), inline_deadline);
-        let service = Service::new(self.pool.clone(), runner, seat_map, inline_deadline, admission);
+        let operator = Operator::new(process.pool.clone(), runner.clone(), inline_deadline);
+        let service = Service::new(process.pool.clone(), runner, seat_map, inline_deadline, admission);
 
         let routes = Routes::new(BookingServiceServer::new(Api::new(service)))
             .add_service(SagaOperatorServiceServer::new(operator::Api::new(operator)));
-        let pool = self.pool;
-        let ready = move || {
-            let pool = pool.clone();
-            async move { store::ping(&pool).await }
-        };
-        let drain = Duration::from_millis(c.base.drain_delay_ms);
-        cinema_mesh::server::serve(self.listener, routes, ready, drain, shutdown.clone()).await?;
-        shutdown.cancel();
-        background.await?;
-        Ok(())
+        process.serve(routes).await
     }
 }
 

@@ -1,10 +1,10 @@
 use std::time::Duration;
 
-use cinema_mesh::{Shutdown, bus::Bus, store};
+use cinema_mesh::Shutdown;
+use cinema_mesh::process::Process;
 use cinema_proto::notification::v1::notification_service_server::NotificationServiceServer;
 use cinema_proto::topics::{self, Topic};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
-use tokio::net::TcpListener;
 use tonic::service::Routes;
 
 use crate::service::{Retry, Service};
@@ -15,9 +15,7 @@ const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// The notification service, bound and connected, ready to run.
 pub struct App {
     config: Config,
-    listener: TcpListener,
-    pool: store::Pool,
-    bus: Bus,
+    process: Process,
     channels: Vec<channel::Channel>,
     topic: Topic,
 }
@@ -26,47 +24,30 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let channels = channel::parse_all(&config)?;
         let topic = booking_topic(&config.events_subject)?;
-        let pool = store::connect(&config.base.database_url, MIGRATIONS).await?;
-        let bus = Bus::connect(&config.base.nats_url, "cinema-notification").await?;
-        let listener = cinema_mesh::server::bind(&config.base.listen_addr).await?;
-        Ok(Self { config, listener, pool, bus, channels, topic })
+        let process = Process::start(&config.base, "notification", MIGRATIONS).await?;
+        Ok(Self { config, process, channels, topic })
     }
 
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+        self.process.port()
     }
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        let mut process = self.process;
+        process.stop_on(&shutdown);
         let retry = Retry {
             max_attempts: self.config.max_attempts,
             base: Duration::from_millis(self.config.retry_base_ms),
             max: Duration::from_millis(self.config.retry_max_ms),
         };
-        let service = Service::new(self.pool.clone(), self.channels, retry);
-        let sender = tokio::spawn(service.clone().dispatch(shutdown.clone()));
-
-        let consumer = {
-            let (bus, service, shutdown) = (self.bus.clone(), service.clone(), shutdown.clone());
-            let (durable, topic) = (self.config.consumer.clone(), self.topic);
-            tokio::spawn(async move {
-                let handle = |envelope| {
-                    let service = service.clone();
-                    async move { service.on_event(envelope).await }
-                };
-                bus.consume(&durable, &[topic], handle, shutdown).await;
-            })
-        };
-
-        let api = Api::new(service);
-        let routes = Routes::new(NotificationServiceServer::new(api));
-        let (pool, bus) = (self.pool, self.bus);
-        let ready = cinema_mesh::server::ready_when_connected(pool, bus);
-        let drain = Duration::from_millis(self.config.base.drain_delay_ms);
-        cinema_mesh::server::serve(self.listener, routes, ready, drain, shutdown.clone()).await?;
-        shutdown.cancel();
-        sender.await?;
-        consumer.await?;
-        Ok(())
+        let service = Service::new(process.pool.clone(), self.channels, retry);
+        process.spawn(service.clone().dispatch(shutdown));
+        let handler = service.clone();
+        process.consume(&self.config.consumer, &[self.topic], move |envelope| {
+            let service = handler.clone();
+            async move { service.on_event(envelope).await }
+        });
+        process.serve(Routes::new(NotificationServiceServer::new(Api::new(service)))).await
     }
 }
 

@@ -1,9 +1,9 @@
 use std::time::Duration;
 
-use cinema_mesh::{Shutdown, bus::Bus, outbox::Relay, store};
+use cinema_mesh::Shutdown;
+use cinema_mesh::process::Process;
 use cinema_proto::payment::v1::payment_service_server::PaymentServiceServer;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
-use tokio::net::TcpListener;
 use tonic::service::Routes;
 
 use crate::acquirer::Acquirer;
@@ -14,36 +14,25 @@ const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// The payment service, bound and connected, ready to run.
 pub struct App {
     config: Config,
-    listener: TcpListener,
-    pool: store::Pool,
-    bus: Bus,
+    process: Process,
 }
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = store::connect(&config.base.database_url, MIGRATIONS).await?;
-        let bus = Bus::connect(&config.base.nats_url, "cinema-payment").await?;
-        let listener = cinema_mesh::server::bind(&config.base.listen_addr).await?;
-        Ok(Self { config, listener, pool, bus })
+        let process = Process::start(&config.base, "payment", MIGRATIONS).await?;
+        Ok(Self { config, process })
     }
 
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+        self.process.port()
     }
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
-        let relay = Relay::new(self.pool.clone(), self.bus.clone());
-        let relay_task = tokio::spawn(relay.clone().run(shutdown.clone()));
-
+        let mut process = self.process;
+        process.stop_on(&shutdown);
+        let relay = process.start_relay();
         let acquirer = Acquirer::new(Duration::from_millis(self.config.acquirer_latency_ms));
-        let api = Api::new(Service::new(self.pool.clone(), relay, acquirer, self.config.merchant_id.clone()));
-        let routes = Routes::new(PaymentServiceServer::new(api));
-        let (pool, bus) = (self.pool, self.bus);
-        let ready = cinema_mesh::server::ready_when_connected(pool, bus);
-        let drain = Duration::from_millis(self.config.base.drain_delay_ms);
-        cinema_mesh::server::serve(self.listener, routes, ready, drain, shutdown.clone()).await?;
-        shutdown.cancel();
-        relay_task.await?;
-        Ok(())
+        let api = Api::new(Service::new(process.pool.clone(), relay, acquirer, self.config.merchant_id.clone()));
+        process.serve(Routes::new(PaymentServiceServer::new(api))).await
     }
 }
