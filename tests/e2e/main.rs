@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod booking;
+mod chaos;
 mod chart;
 mod client;
 mod gateway;

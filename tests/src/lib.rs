@@ -14,11 +14,15 @@
 //!   sold twice, money follows bookings, holds expire, sagas finish).
 //! - [`load`]: the load generator (open or closed loop, HDR percentiles, counts by status
 //!   and error code, a JSON summary) behind `cargo xtask load`.
+//! - [`chaos`]: faults (kill -9, payment / seats / NATS / Postgres down, a paused
+//!   orchestrator, slow payment) under load, each checked by the invariants; seeded random
+//!   schedules behind `cargo xtask chaos`.
 //! - [`stack`]: [`Stack`], which starts NATS, Postgres, every service and Envoy on free (or
 //!   fixed) ports, waits until each is ready, and can kill / restart / supervise services.
 //!
 //! Everything waits by polling with a deadline; nothing sleeps as synchronization.
 
+pub mod chaos;
 pub mod gateway;
 pub mod invariants;
 pub mod load;

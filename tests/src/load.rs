@@ -188,6 +188,9 @@ pub struct Summary {
     /// Booking numbers answered (not in the JSON).
     #[serde(skip)]
     pub booking_numbers: Vec<String>,
+    /// Booking numbers answered CONFIRMED: promises the system must keep (not in the JSON).
+    #[serde(skip)]
+    pub answered_confirmed: Vec<String>,
 }
 
 impl Summary {
@@ -317,6 +320,12 @@ pub async fn run(options: &Options) -> Result<Summary> {
     progress.finish();
 
     let mut stats = std::mem::replace(&mut *stats.lock().unwrap_or_else(|e| e.into_inner()), Stats::new()?);
+    let answered_confirmed: Vec<String> = stats
+        .booked
+        .iter()
+        .filter(|(_, status)| *status == BookingStatus::Confirmed)
+        .map(|(number, _)| number.clone())
+        .collect();
     let by_final_status = settle(&admin, &mut stats, options.settle).await;
     let sent = counters.sent.load(Ordering::Relaxed);
     let answered = stats.all.len();
@@ -352,6 +361,7 @@ pub async fn run(options: &Options) -> Result<Summary> {
         error_examples: stats.error_examples,
         screenings,
         booking_numbers: stats.booked.into_iter().map(|(number, _)| number).collect(),
+        answered_confirmed,
     })
 }
 

@@ -131,6 +131,9 @@ struct Procs {
     envoy: Option<Proc>,
     nats: Option<Proc>,
     postgres: Option<Proc>,
+    /// How to start the stack's own NATS and Postgres again (chaos: outages).
+    nats_spec: Option<ProcSpec>,
+    postgres_spec: Option<ProcSpec>,
 }
 
 impl Procs {
@@ -182,6 +185,8 @@ pub struct Stack {
     db_names: BTreeMap<Service, String>,
     drop_databases_on_stop: bool,
     ready_timeout: Duration,
+    /// The own NATS's JetStream health URL (empty: an external server).
+    nats_health: String,
     procs: Arc<Mutex<Procs>>,
     supervisor: Option<tokio::task::JoinHandle<()>>,
 }
@@ -283,6 +288,7 @@ impl Stack {
             db_names,
             drop_databases_on_stop: false,
             ready_timeout: options.ready_timeout,
+            nats_health: String::new(),
             procs,
             supervisor: None,
         };
@@ -317,9 +323,11 @@ impl Stack {
                     .arg("-c")
                     .arg(config.as_os_str());
                 spec.registry = Some(registry.clone());
+                stack.lock().nats_spec = Some(spec.clone());
                 stack.lock().nats = Some(Proc::spawn(spec)?);
                 let health = format!("http://127.0.0.1:{monitor}/healthz?js-enabled-only=true");
                 stack.wait_http("nats", &health, "nats.log").await?;
+                stack.nats_health = health;
                 format!("nats://127.0.0.1:{port}")
             }
         };
@@ -345,6 +353,7 @@ impl Stack {
                     .await
                     .context("preparing Postgres")??;
                 spec.registry = Some(registry.clone());
+                stack.lock().postgres_spec = Some(spec.clone());
                 stack.lock().postgres = Some(Proc::spawn(spec)?);
                 stack.db_server = format!("postgres://postgres@127.0.0.1:{port}");
             }
@@ -603,6 +612,69 @@ impl Stack {
         let mut proc = self.lock().replicas.remove(&port).with_context(|| format!("no replica on port {port}"))?;
         proc.kill();
         Ok(())
+    }
+
+    /// Stops the stack's own NATS (SIGTERM; its JetStream store stays). Services keep
+    /// running: their outboxes grow until [`Stack::start_nats`].
+    pub fn stop_nats(&self) -> Result<()> {
+        let proc = {
+            let mut procs = self.lock();
+            if procs.nats_spec.is_none() {
+                bail!("the stack does not run its own NATS");
+            }
+            procs.nats.take()
+        };
+        if let Some(mut proc) = proc {
+            proc.stop(Duration::from_secs(10));
+        }
+        Ok(())
+    }
+
+    /// Starts the stack's own NATS again (same port, config and store) and waits until
+    /// JetStream is up.
+    pub async fn start_nats(&self) -> Result<()> {
+        {
+            let mut procs = self.lock();
+            let spec = procs.nats_spec.clone().context("the stack does not run its own NATS")?;
+            if procs.nats.as_mut().is_some_and(|p| p.exit_status().is_none()) {
+                bail!("NATS is running");
+            }
+            procs.nats = Some(Proc::spawn(spec)?);
+        }
+        self.wait_http("nats", &self.nats_health, "nats.log").await
+    }
+
+    /// Shuts the stack's own Postgres down in immediate mode (SIGQUIT: no checkpoint,
+    /// every connection cut; the next start runs crash recovery).
+    pub fn stop_postgres_immediate(&self) -> Result<()> {
+        let proc = {
+            let mut procs = self.lock();
+            if procs.postgres_spec.is_none() {
+                bail!("the stack does not run its own Postgres (use DatabaseChoice::Embedded)");
+            }
+            procs.postgres.take()
+        };
+        if let Some(mut proc) = proc {
+            proc.signal("QUIT");
+            proc.stop(Duration::from_secs(10));
+        }
+        Ok(())
+    }
+
+    /// Starts the stack's own Postgres again on the same port and data, and waits until
+    /// it accepts connections (after crash recovery).
+    pub async fn start_postgres(&self) -> Result<()> {
+        {
+            let mut procs = self.lock();
+            let spec = procs.postgres_spec.clone().context("the stack does not run its own Postgres")?;
+            if procs.postgres.as_mut().is_some_and(|p| p.exit_status().is_none()) {
+                bail!("Postgres is running");
+            }
+            procs.postgres = Some(Proc::spawn(spec)?);
+        }
+        postgres::wait_ready(&self.db_server, self.ready_timeout)
+            .await
+            .with_context(|| format!("Postgres not ready after a restart; log:\n{}", self.infra_tail("postgres")))
     }
 
     /// Waits until the service answers grpc.health.v1 `Check("")` with SERVING.

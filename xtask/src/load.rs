@@ -134,7 +134,7 @@ pub async fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-fn build_bins() -> Result<()> {
+pub fn build_bins() -> Result<()> {
     eprintln!("== building the services (cargo build --workspace --bins)");
     let status = crate::cargo()
         .current_dir(cinema_tests::repo_root())

@@ -7,7 +7,10 @@
 //! - `tools`: provision the engines and print where they are.
 //! - `load`: the load generator (open loop `--rate R` or closed loop `--clients N`) against
 //!   a running stack (`--addr`) or a private one; text or JSON summary.
+//! - `chaos`: `--runs N --seed S` seeded random fault schedules on private stacks; prints
+//!   the seed of any failing run.
 
+mod chaos;
 mod chart;
 mod demo;
 mod load;
@@ -44,6 +47,8 @@ enum Command {
     Tools,
     /// Book seats under load and report latency percentiles and outcomes.
     Load(Box<load::Args>),
+    /// Run seeded random fault schedules under load; print the seed of any failing run.
+    Chaos(chaos::Args),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +66,11 @@ fn main() -> ExitCode {
             .build()
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(load::run(*args))),
+        Command::Chaos(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(chaos::run(args))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
