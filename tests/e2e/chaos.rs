@@ -38,7 +38,7 @@ async fn every_service_killed_in_turn_then_the_orchestrator_paused_past_its_leas
     eprint!("{}", outcome.report());
     served(&outcome)?;
     let (name, took) = outcome.measured.iter().next().context("no takeover measured")?;
-    ensure!(name.ends_with("taken over by the replica"), "{name}");
+    ensure!(name.ends_with("open sagas taken over by the replica") && !name.starts_with("0 "), "{name}");
     // The lease (2 s) plus the replica's poll and backoff.
     ensure!(*took < chaos.settings.lease + Duration::from_secs(10), "{name}: {took:?}");
     chaos.shutdown().await
@@ -54,8 +54,9 @@ async fn payment_down_seats_stopped_and_a_slow_payment_heal_without_losing_a_boo
     let (p50, p99) = (measured(&outcome, "fallback answer p50")?, measured(&outcome, "fallback answer p99")?);
     let recovered = measured(&outcome, "recovered (payment restart -> fallback bookings CONFIRMED)")?;
     ensure!(open < Duration::from_secs(10), "the breaker took {open:?} to open");
-    // "At once": no waiting on payment's deadline (debug build, 2 busy cores).
-    ensure!(p99 < chaos.settings.step_timeout, "fallback p50 {p50:?}, p99 {p99:?}");
+    // "At once": not after the inline deadline (2 s) a PENDING answer waits out
+    // (debug build, 2 cores shared with the load and other tests).
+    ensure!(p99 < Duration::from_secs(2), "fallback p50 {p50:?}, p99 {p99:?}");
     ensure!(recovered < chaos.settings.hold_ttl, "recovered in {recovered:?}");
 
     // Seats stopped for 6 s, not 10: the booking answers PENDING after the inline
@@ -68,6 +69,9 @@ async fn payment_down_seats_stopped_and_a_slow_payment_heal_without_losing_a_boo
     let outcome = chaos.step(&[Fault::SlowPayment]).await?;
     eprint!("{}", outcome.report());
     served(&outcome)?;
+    // Answered within the inline deadline (2 s) plus a step, not left waiting on payment.
+    let answered = measured(&outcome, "answer while payment is slower than the step deadline")?;
+    ensure!(answered < Duration::from_secs(2) + 2 * chaos.settings.step_timeout, "answered after {answered:?}");
     chaos.shutdown().await
 }
 

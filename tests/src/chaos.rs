@@ -313,9 +313,12 @@ impl Chaos {
             Fault::PaymentDown => {
                 stack.kill(Service::Payment)?;
                 let killed = Instant::now();
-                poll_until("the payment breaker to open", Duration::from_secs(20), Duration::from_millis(20), || {
-                    async { Ok((self.breaker_state().await? == Some(2)).then_some(())) }
-                })
+                poll_until(
+                    "the payment breaker to open",
+                    Duration::from_secs(20),
+                    Duration::from_millis(20),
+                    || async { Ok((self.breaker_state().await? == Some(2)).then_some(())) },
+                )
                 .await?;
                 measured.insert("breaker open after payment kill -9".into(), killed.elapsed());
                 let mut latencies = Vec::new();
@@ -356,9 +359,12 @@ impl Chaos {
                 })
                 .await?;
                 measured.insert("recovered (payment restart -> fallback bookings CONFIRMED)".into(), back.elapsed());
-                poll_until("the payment breaker to close", Duration::from_secs(20), Duration::from_millis(20), || {
-                    async { Ok((self.breaker_state().await? == Some(0)).then_some(())) }
-                })
+                poll_until(
+                    "the payment breaker to close",
+                    Duration::from_secs(20),
+                    Duration::from_millis(20),
+                    || async { Ok((self.breaker_state().await? == Some(0)).then_some(())) },
+                )
                 .await?;
                 measured.insert("breaker closed after payment restart".into(), back.elapsed());
             }
@@ -418,9 +424,27 @@ impl Chaos {
                 measured.insert("every service SERVING after Postgres start".into(), back.elapsed());
             }
             Fault::OrchestratorPaused => {
-                let open_before = self.open_sagas().await?;
-                stack.pause(Service::Orchestrator, true)?;
-                let paused = Instant::now();
+                // Freeze the runner while it drives a saga: wait for an open one, stop,
+                // and look again (it may have finished in between; then go on and retry).
+                let (open, paused) = poll_until(
+                    "the orchestrator to freeze mid-saga",
+                    Duration::from_secs(15),
+                    Duration::from_millis(5),
+                    || async {
+                        if self.open_sagas().await?.is_empty() {
+                            return Ok(None);
+                        }
+                        stack.pause(Service::Orchestrator, true)?;
+                        let paused = Instant::now();
+                        let open = self.open_sagas().await?;
+                        if open.is_empty() {
+                            stack.pause(Service::Orchestrator, false)?;
+                            return Ok(None);
+                        }
+                        Ok(Some((open, paused)))
+                    },
+                )
+                .await?;
                 // The replica takes over what was open when the runner froze.
                 let taken = poll_until(
                     "the replica to finish the paused runner's sagas",
@@ -428,7 +452,7 @@ impl Chaos {
                     Duration::from_millis(50),
                     || async {
                         let states = self.saga_states().await?;
-                        Ok(open_before.iter().all(|n| states.get(n).is_some_and(|s| terminal(s))).then_some(()))
+                        Ok(open.iter().all(|n| states.get(n).is_some_and(|s| terminal(s))).then_some(()))
                     },
                 )
                 .await;
@@ -438,7 +462,7 @@ impl Chaos {
                 }
                 stack.pause(Service::Orchestrator, false)?;
                 taken?;
-                measured.insert(format!("{} open sagas taken over by the replica", open_before.len()), took);
+                measured.insert(format!("{} open sagas taken over by the replica", open.len()), took);
                 stack.wait_healthy(Service::Orchestrator).await?;
             }
             Fault::SlowPayment => {
@@ -446,11 +470,36 @@ impl Chaos {
                 stack.set_env(Service::Payment, "CINEMA_ACQUIRER_LATENCY_MS", &latency.as_millis().to_string())?;
                 stack.restart(Service::Payment).await?;
                 let slow = Instant::now();
-                tokio::time::sleep(s.slow_for).await;
+                // A booking is answered (not left hanging on payment) and paid later.
+                let started = Instant::now();
+                let answer = book(&stack.gateway_channel()?, probes, "F-6").await?;
+                measured.insert("answer while payment is slower than the step deadline".into(), started.elapsed());
+                let answered = BookingStatus::try_from(answer.status).unwrap_or(BookingStatus::Unspecified);
+                ensure!(
+                    matches!(
+                        answered,
+                        BookingStatus::AwaitingPayment | BookingStatus::Pending | BookingStatus::Confirmed
+                    ),
+                    "with payment slow: {answer:?}"
+                );
+                notes.push(format!("a booking made while payment was slow was answered {}", answered.as_str_name()));
+                let held = slow.elapsed();
+                if held < s.slow_for {
+                    tokio::time::sleep(s.slow_for - held).await;
+                }
                 let breaker = self.breaker_state().await?;
                 notes.push(format!("breaker state after {:?} of slow payment: {breaker:?} (2 = open)", slow.elapsed()));
                 stack.set_env(Service::Payment, "CINEMA_ACQUIRER_LATENCY_MS", "")?;
                 stack.restart(Service::Payment).await?;
+                let number = answer.booking_number;
+                poll_until("the slow-payment booking to finish", s.hold_ttl, Duration::from_millis(50), || async {
+                    Ok(self.saga_states().await?.get(&number).filter(|s| terminal(s)).cloned())
+                })
+                .await
+                .and_then(|state| {
+                    ensure!(state == "CONFIRMED", "the booking {number} made while payment was slow ended {state}");
+                    Ok(())
+                })?;
             }
         }
         Ok(())
@@ -526,10 +575,15 @@ impl Chaos {
     async fn wait_all_serving(&self) -> Result<()> {
         for service in Service::ALL {
             let url = self.stack.grpc_url(service);
-            poll_until(&format!("{service} to be SERVING"), Duration::from_secs(60), Duration::from_millis(100), || {
-                let url = url.clone();
-                async move { Ok(check_serving(&url).await.then_some(())) }
-            })
+            poll_until(
+                &format!("{service} to be SERVING"),
+                Duration::from_secs(60),
+                Duration::from_millis(100),
+                || {
+                    let url = url.clone();
+                    async move { Ok(check_serving(&url).await.then_some(())) }
+                },
+            )
             .await
             .with_context(|| format!("the end of the {service} log:\n{}", self.stack.log_tail(service)))?;
         }
