@@ -61,11 +61,18 @@ fn gauge(name: &'static str, state: State) {
     metrics::gauge!(crate::metrics::BREAKER_STATE, "breaker" => name).set(value);
 }
 
-/// Whether a call's failure counts against the peer.
+/// Whether a call's failure counts against the peer. A call that outlives the
+/// channel's timeout ends CANCELLED ("Timeout expired") in tonic: a peer slower
+/// than our deadline is as unhealthy as one that is down.
 pub fn is_failure(code: Code) -> bool {
     matches!(
         code,
-        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Unknown | Code::Internal
+        Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::Cancelled
+            | Code::ResourceExhausted
+            | Code::Unknown
+            | Code::Internal
     )
 }
 
@@ -227,6 +234,35 @@ mod tests {
         b.record(Ok(()));
         assert_eq!(b.state(), State::Closed);
         b.acquire().unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn timeouts_open_it() {
+        let b = breaker();
+        while b.state() == State::Closed {
+            b.acquire().unwrap();
+            b.record(Err(Code::Cancelled));
+        }
+        assert_eq!(b.state(), State::Open);
+    }
+
+    #[tokio::test]
+    async fn a_call_past_the_channel_timeout_ends_cancelled() {
+        // What is_failure relies on: tonic reports its own timeout as CANCELLED.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        // Accepts and never answers.
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        let channel = crate::client::channel(&url, std::time::Duration::from_millis(100)).unwrap();
+        let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+        let answer = health.check(tonic_health::pb::HealthCheckRequest::default()).await.unwrap_err();
+        assert!(is_failure(answer.code()), "{answer:?}");
+        silent.abort();
     }
 
     #[tokio::test(start_paused = true)]

@@ -106,7 +106,7 @@ impl Relay {
         let mut backoff = Duration::from_millis(100);
         let mut streams_ready = false;
         let mut sampled = tokio::time::Instant::now() - BACKLOG_SAMPLE;
-        // Every round ends within POLL or the 5 s backoff cap: a minute of silence is a hang.
+        // Every round ends within POLL or the 1 s backoff cap: a minute of silence is a hang.
         let heartbeat = crate::watchdog::heartbeat("outbox relay", Duration::from_secs(60));
         while !shutdown.is_cancelled() {
             heartbeat.beat();
@@ -137,7 +137,8 @@ impl Relay {
                         _ = shutdown.cancelled() => return,
                         _ = tokio::time::sleep(backoff) => {}
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    // Capped at 1 s: after a broker outage the backlog drains within a second.
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
                 }
             }
         }

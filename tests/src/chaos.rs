@@ -489,6 +489,11 @@ impl Chaos {
                 }
                 let breaker = self.breaker_state().await?;
                 notes.push(format!("breaker state after {:?} of slow payment: {breaker:?} (2 = open)", slow.elapsed()));
+                // Calls that outlive the step deadline count against payment.
+                ensure!(
+                    breaker.is_some_and(|b| b >= 1),
+                    "the breaker stayed closed while payment was slow: {breaker:?}"
+                );
                 stack.set_env(Service::Payment, "CINEMA_ACQUIRER_LATENCY_MS", "")?;
                 stack.restart(Service::Payment).await?;
                 let number = answer.booking_number;
