@@ -19,6 +19,7 @@
 //! - [`process`]: what every service's `App` shares: connect, bind, run the
 //!   background loops beside the server, stop them all on shutdown.
 //! - [`client`]: channels to other services, with connect and request deadlines.
+//! - [`backoff`]: how long to wait before trying again.
 //! - [`breaker`]: a circuit breaker (closed / open / half-open) as a tower layer.
 //! - [`status`]: the few ways a service says no (field violations, reasons).
 //! - [`watchdog`]: heartbeats of the long-running loops; a stuck one fails liveness.
@@ -27,6 +28,7 @@
 //! it describes, and every consumer records the event id in the same
 //! transaction as its effect. Delivery is at least once; effects are exactly once.
 
+pub mod backoff;
 pub mod breaker;
 pub mod bus;
 pub mod client;

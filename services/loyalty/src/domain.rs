@@ -131,12 +131,6 @@ impl MemberNumber {
     }
 }
 
-/// How long to wait after the `attempts`-th failure: `base`, doubling each
-/// time, at most `max`.
-pub fn backoff(attempts: u32, base: std::time::Duration, max: std::time::Duration) -> std::time::Duration {
-    base.saturating_mul(1 << attempts.saturating_sub(1).min(20)).min(max)
-}
-
 /// What a partner's HTTP answer means for a relayed entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Answer {
@@ -309,14 +303,6 @@ mod tests {
         ] {
             assert_eq!(Answer::of(status), answer, "{status}");
         }
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_its_cap() {
-        use std::time::Duration;
-        let waits: Vec<u128> =
-            (1..=5).map(|n| backoff(n, Duration::from_millis(100), Duration::from_millis(500)).as_millis()).collect();
-        assert_eq!(waits, [100, 200, 400, 500, 500]);
     }
 
     #[test]

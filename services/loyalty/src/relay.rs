@@ -23,7 +23,7 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 use crate::config;
-use crate::domain::{self, Answer};
+use crate::domain::Answer;
 use crate::store::{self, Attempt, PartnerRow};
 
 const BATCH: i64 = 32;
@@ -163,7 +163,7 @@ impl Relay {
         let attempts = u32::try_from(row.attempts).unwrap_or_default() + 1;
         let now = Utc::now();
         let base = Duration::from_millis(self.partner.retry_base_ms);
-        let wait = domain::backoff(attempts, base, Duration::from_millis(self.partner.retry_max_ms));
+        let wait = cinema_mesh::backoff::doubling(attempts, base, Duration::from_millis(self.partner.retry_max_ms));
         let status = match answer {
             Answer::Applied => "DELIVERED",
             Answer::Retry => "PENDING",

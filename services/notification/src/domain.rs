@@ -1,7 +1,5 @@
 //! What a customer is told, and when a delivery gives up. No I/O.
 
-use std::time::Duration;
-
 use chrono::{DateTime, FixedOffset, Utc};
 use cinema_proto::common::v1::BookingStatus;
 
@@ -165,13 +163,6 @@ pub enum Outcome {
     Refused,
 }
 
-/// How long to wait after the `attempts`-th failure: `base`, doubling each
-/// time, at most `max`.
-pub fn backoff(attempts: u32, base: Duration, max: Duration) -> Duration {
-    let doublings = attempts.saturating_sub(1).min(20);
-    base.saturating_mul(1 << doublings).min(max)
-}
-
 /// Whether an HTTP answer says "this request can never succeed", so that
 /// retrying is pointless and the delivery is dead-lettered at once: malformed
 /// or refused content (400, 413, 415, 422) or a recipient that is gone (410).
@@ -239,14 +230,6 @@ mod tests {
             assert_eq!(Notified::from_proto(notified.to_proto()), Some(notified));
             assert_eq!(Notified::from_db(notified.as_str()), Some(notified));
         }
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_its_cap() {
-        let (base, max) = (Duration::from_millis(100), Duration::from_secs(1));
-        let waits: Vec<u128> = (1..=6).map(|n| backoff(n, base, max).as_millis()).collect();
-        assert_eq!(waits, [100, 200, 400, 800, 1_000, 1_000]);
-        assert_eq!(backoff(u32::MAX, base, max), max);
     }
 
     #[test]

@@ -226,7 +226,7 @@ impl Service {
         };
         let status = DeliveryStatus::after_attempt(outcome, attempts, self.retry.max_attempts);
         let now = Utc::now();
-        let wait = domain::backoff(attempts, self.retry.base, self.retry.max);
+        let wait = cinema_mesh::backoff::doubling(attempts, self.retry.base, self.retry.max);
         let attempt = Attempt {
             status: status.as_str(),
             // A delivered message keeps the error of the attempt before, if any.
