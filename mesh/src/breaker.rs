@@ -7,6 +7,7 @@
 //! unwell count (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNKNOWN,
 //! INTERNAL); a business "no" is a healthy answer.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -116,6 +117,20 @@ impl Breaker {
         }
     }
 
+    /// Makes `call` through the breaker: refused at once (UNAVAILABLE, the
+    /// future never polled) while open, its outcome recorded otherwise.
+    pub async fn call<T>(&self, call: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
+        self.acquire()?;
+        self.admitted(call).await
+    }
+
+    /// Runs a call [`Breaker::acquire`] let through and records its outcome.
+    async fn admitted<T>(&self, call: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
+        let result = call.await;
+        self.record(result.as_ref().map(drop).map_err(Status::code));
+        result
+    }
+
     /// Records how a call that was let through ended.
     pub fn record(&self, outcome: Result<(), Code>) {
         let failed = matches!(outcome, Err(code) if is_failure(code));
@@ -186,13 +201,8 @@ where
         if let Err(open) = self.breaker.acquire() {
             return Box::pin(std::future::ready(Err(open)));
         }
-        let breaker = self.breaker.clone();
-        let call = self.inner.call(request);
-        Box::pin(async move {
-            let result = call.await;
-            breaker.record(result.as_ref().map(drop).map_err(Status::code));
-            result
-        })
+        let (breaker, call) = (self.breaker.clone(), self.inner.call(request));
+        Box::pin(async move { breaker.admitted(call).await })
     }
 }
 
@@ -234,6 +244,24 @@ mod tests {
         b.record(Ok(()));
         assert_eq!(b.state(), State::Closed);
         b.acquire().unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn call_records_outcomes_and_does_not_run_the_call_while_open() {
+        let b = breaker();
+        while b.state() == State::Closed {
+            let answer = b.call(async { Err::<(), _>(Status::unavailable("down")) }).await;
+            assert_eq!(answer.unwrap_err().code(), Code::Unavailable);
+        }
+        let ran = std::sync::atomic::AtomicBool::new(false);
+        let refused = b
+            .call(async {
+                ran.store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            })
+            .await;
+        assert!(refused.unwrap_err().message().contains("circuit open"));
+        assert!(!ran.load(std::sync::atomic::Ordering::SeqCst), "an open breaker does not make the call");
     }
 
     #[tokio::test(start_paused = true)]

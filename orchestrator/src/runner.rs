@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
-use cinema_mesh::breaker::{Breaker, BreakerLayer};
+use cinema_mesh::breaker::Breaker;
 use cinema_mesh::correlation;
 use cinema_mesh::store::{Pool, get};
 use cinema_proto::common::v1::{BookingStatus, Money};
@@ -25,7 +25,6 @@ use diesel_async::AsyncConnection;
 use tokio::sync::Notify;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
-use tower::{Layer as _, Service as _};
 use tracing::Instrument as _;
 
 use crate::saga::{Outcome, State, Step};
@@ -494,13 +493,8 @@ impl Runner {
                     amount: Some(money(saga)),
                     card_token: saga.card_token.clone(),
                 };
-                let client = p.payment.clone();
-                let charge = tower::service_fn(move |request| {
-                    let mut client = client.clone();
-                    async move { client.charge(request).await }
-                });
-                let mut charge = BreakerLayer(p.payment_breaker.clone()).layer(charge);
-                match charge.call(correlation::request(request, &cid)).await {
+                let mut client = p.payment.clone();
+                match p.payment_breaker.call(client.charge(correlation::request(request, &cid))).await {
                     Ok(response) => {
                         let payment = response.into_inner();
                         saga.payment_id = Some(payment.payment_id);
@@ -548,13 +542,8 @@ impl Runner {
                 Some(payment_id) => {
                     let request =
                         payment::RefundRequest { idempotency_key: key, payment_id, reason: saga.reason.clone() };
-                    let client = p.payment.clone();
-                    let refund = tower::service_fn(move |request| {
-                        let mut client = client.clone();
-                        async move { client.refund(request).await }
-                    });
-                    let mut refund = BreakerLayer(p.payment_breaker.clone()).layer(refund);
-                    refund.call(correlation::request(request, &cid)).await.map(drop)
+                    let mut client = p.payment.clone();
+                    p.payment_breaker.call(client.refund(correlation::request(request, &cid))).await.map(drop)
                 }
             },
             Step::ReleaseSeats => {
