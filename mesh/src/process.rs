@@ -28,7 +28,6 @@ pub struct Process {
     bus: Option<Bus>,
     listener: TcpListener,
     drain: Duration,
-    shutdown: Shutdown,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -45,14 +44,7 @@ impl Process {
     pub async fn start_without_bus(base: &Base, migrations: EmbeddedMigrations) -> anyhow::Result<Self> {
         let pool = store::connect(&base.database_url, migrations).await?;
         let listener = server::bind(&base.listen_addr).await?;
-        Ok(Self {
-            pool,
-            bus: None,
-            listener,
-            drain: Duration::from_millis(base.drain_delay_ms),
-            shutdown: Shutdown::new(),
-            tasks: Vec::new(),
-        })
+        Ok(Self { pool, bus: None, listener, drain: Duration::from_millis(base.drain_delay_ms), tasks: Vec::new() })
     }
 
     pub fn port(&self) -> u16 {
@@ -64,20 +56,10 @@ impl Process {
         self.bus.as_ref().expect("a process started with Process::start has a bus")
     }
 
-    /// Adopts `shutdown` as the token every loop below stops on.
-    pub fn stop_on(&mut self, shutdown: &Shutdown) {
-        self.shutdown = shutdown.clone();
-    }
-
-    /// The token the process's loops stop on.
-    pub fn shutdown(&self) -> Shutdown {
-        self.shutdown.clone()
-    }
-
-    /// Starts the outbox relay and returns it (wake it after a commit).
-    pub fn start_relay(&mut self) -> Relay {
+    /// Starts the outbox relay, until `shutdown`, and returns it (wake it after a commit).
+    pub fn start_relay(&mut self, shutdown: &Shutdown) -> Relay {
         let relay = Relay::new(self.pool.clone(), self.bus().clone());
-        self.spawn(relay.clone().run(self.shutdown.clone()));
+        self.spawn(relay.clone().run(shutdown.clone()));
         relay
     }
 
@@ -86,21 +68,22 @@ impl Process {
         self.tasks.push(tokio::spawn(task));
     }
 
-    /// Runs the durable consumer `durable` of `topics`, handing every envelope to `handle`.
-    pub fn consume<H, F>(&mut self, durable: &str, topics: &[Topic], handle: H)
+    /// Runs the durable consumer `durable` of `topics` until `shutdown`, handing
+    /// every envelope to `handle`.
+    pub fn consume<H, F>(&mut self, durable: &str, topics: &[Topic], handle: H, shutdown: &Shutdown)
     where
         H: Fn(Envelope) -> F + Send + Sync + 'static,
         F: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
         let (bus, shutdown, durable, topics) =
-            (self.bus().clone(), self.shutdown(), durable.to_owned(), topics.to_vec());
+            (self.bus().clone(), shutdown.clone(), durable.to_owned(), topics.to_vec());
         self.spawn(async move { bus.consume(&durable, &topics, handle, shutdown).await });
     }
 
     /// Serves `routes` (plus health and reflection; ready while the database and
-    /// the broker answer) until shutdown, then stops every loop and waits for it.
-    pub async fn serve(self, routes: Routes) -> anyhow::Result<()> {
-        let Self { pool, bus, listener, drain, shutdown, tasks } = self;
+    /// the broker answer) until `shutdown`, then stops every loop and waits for it.
+    pub async fn serve(self, routes: Routes, shutdown: Shutdown) -> anyhow::Result<()> {
+        let Self { pool, bus, listener, drain, tasks } = self;
         let ready = move || {
             let (pool, bus) = (pool.clone(), bus.clone());
             async move { bus.as_ref().is_none_or(Bus::is_connected) && store::ping(&pool).await }

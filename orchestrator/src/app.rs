@@ -38,7 +38,6 @@ impl App {
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
         let mut process = self.process;
-        process.stop_on(&shutdown);
         let c = &self.config;
         let step_timeout = Duration::from_millis(c.step_timeout_ms);
         let seats = client::channel(&c.seats_url, step_timeout)?;
@@ -68,7 +67,7 @@ impl App {
             },
         };
         let runner = Runner::new(process.pool.clone(), participants, options);
-        process.spawn(runner.clone().run_background(shutdown));
+        process.spawn(runner.clone().run_background(shutdown.clone()));
         let seat_map = SeatsServiceClient::new(client::channel(&c.seats_url, Duration::from_secs(1))?);
         let admission =
             Admission::new(admission::Settings { rate_per_sec: c.admission_rate_per_sec, burst: c.admission_burst });
@@ -85,7 +84,7 @@ impl App {
 
         let routes = Routes::new(BookingServiceServer::new(Api::new(service)))
             .add_service(SagaOperatorServiceServer::new(operator::Api::new(operator)));
-        process.serve(routes).await
+        process.serve(routes, shutdown).await
     }
 }
 

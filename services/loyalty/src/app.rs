@@ -41,18 +41,22 @@ impl App {
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
         let mut process = self.process;
-        process.stop_on(&shutdown);
         let partner_id = self.relay.is_some().then(|| self.config.partner.id.clone());
         let service = Service::new(process.pool.clone(), self.percent, partner_id, self.wake_relay);
         if let Some(relay) = self.relay {
-            process.spawn(relay.run(shutdown));
+            process.spawn(relay.run(shutdown.clone()));
         }
         let handler = service.clone();
-        process.consume(&self.config.consumer, &[self.topic], move |envelope| {
-            let service = handler.clone();
-            async move { service.on_event(envelope).await }
-        });
-        process.serve(Routes::new(LoyaltyServiceServer::new(Api::new(service)))).await
+        process.consume(
+            &self.config.consumer,
+            &[self.topic],
+            move |envelope| {
+                let service = handler.clone();
+                async move { service.on_event(envelope).await }
+            },
+            &shutdown,
+        );
+        process.serve(Routes::new(LoyaltyServiceServer::new(Api::new(service))), shutdown).await
     }
 }
 

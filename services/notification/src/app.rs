@@ -34,20 +34,24 @@ impl App {
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
         let mut process = self.process;
-        process.stop_on(&shutdown);
         let retry = Retry {
             max_attempts: self.config.max_attempts,
             base: Duration::from_millis(self.config.retry_base_ms),
             max: Duration::from_millis(self.config.retry_max_ms),
         };
         let service = Service::new(process.pool.clone(), self.channels, retry);
-        process.spawn(service.clone().dispatch(shutdown));
+        process.spawn(service.clone().dispatch(shutdown.clone()));
         let handler = service.clone();
-        process.consume(&self.config.consumer, &[self.topic], move |envelope| {
-            let service = handler.clone();
-            async move { service.on_event(envelope).await }
-        });
-        process.serve(Routes::new(NotificationServiceServer::new(Api::new(service)))).await
+        process.consume(
+            &self.config.consumer,
+            &[self.topic],
+            move |envelope| {
+                let service = handler.clone();
+                async move { service.on_event(envelope).await }
+            },
+            &shutdown,
+        );
+        process.serve(Routes::new(NotificationServiceServer::new(Api::new(service))), shutdown).await
     }
 }
 

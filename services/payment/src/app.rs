@@ -29,10 +29,9 @@ impl App {
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
         let mut process = self.process;
-        process.stop_on(&shutdown);
-        let relay = process.start_relay();
+        let relay = process.start_relay(&shutdown);
         let acquirer = Acquirer::new(Duration::from_millis(self.config.acquirer_latency_ms));
         let api = Api::new(Service::new(process.pool.clone(), relay, acquirer, self.config.merchant_id.clone()));
-        process.serve(Routes::new(PaymentServiceServer::new(api))).await
+        process.serve(Routes::new(PaymentServiceServer::new(api)), shutdown).await
     }
 }

@@ -32,17 +32,16 @@ impl App {
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
         let mut process = self.process;
-        process.stop_on(&shutdown);
-        let relay = process.start_relay();
+        let relay = process.start_relay(&shutdown);
         let bucket = self.config.view_bucket.clone();
         let (opened, view) = tokio::sync::watch::channel(None);
         process.spawn(project(process.bus().clone(), bucket.clone(), opened, shutdown.clone()));
 
-        let service = Service::new(process.pool.clone(), relay, process.bus().clone(), bucket, view, shutdown);
+        let service = Service::new(process.pool.clone(), relay, process.bus().clone(), bucket, view, shutdown.clone());
         let routes = Routes::new(ReservationServiceServer::new(ReservationApi::new(service.clone())))
             .add_service(BookingQueryServiceServer::new(QueryApi::new(service.clone())))
             .add_service(BookingViewAdminServer::new(AdminApi::new(service)));
-        process.serve(routes).await
+        process.serve(routes, shutdown).await
     }
 }
 

@@ -24,9 +24,8 @@ impl App {
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
         let mut process = self.process;
-        process.stop_on(&shutdown);
-        let relay = process.start_relay();
+        let relay = process.start_relay(&shutdown);
         let api = Api::new(Service::new(process.pool.clone(), relay));
-        process.serve(Routes::new(ScreeningServiceServer::new(api))).await
+        process.serve(Routes::new(ScreeningServiceServer::new(api)), shutdown).await
     }
 }

@@ -31,21 +31,28 @@ impl App {
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
         let mut process = self.process;
-        process.stop_on(&shutdown);
-        let relay = process.start_relay();
+        let relay = process.start_relay(&shutdown);
         let service = Service::new(process.pool.clone(), relay, Duration::from_secs(self.config.hold_ttl_secs));
 
         let sweep_interval = Duration::from_millis(self.config.hold_sweep_interval_ms);
-        process.spawn(service.clone().run_sweeper(sweep_interval, shutdown));
+        process.spawn(service.clone().run_sweeper(sweep_interval, shutdown.clone()));
         let handler = service.clone();
-        process.consume(CONSUMER, &[topics::SCREENING_SCHEDULED], move |envelope| {
-            let service = handler.clone();
-            async move { service.on_event(envelope).await }
-        });
+        process.consume(
+            CONSUMER,
+            &[topics::SCREENING_SCHEDULED],
+            move |envelope| {
+                let service = handler.clone();
+                async move { service.on_event(envelope).await }
+            },
+            &shutdown,
+        );
 
         let api = Api::new(service);
         process
-            .serve(Routes::new(SeatsServiceServer::new(api.clone())).add_service(SeatInventoryServiceServer::new(api)))
+            .serve(
+                Routes::new(SeatsServiceServer::new(api.clone())).add_service(SeatInventoryServiceServer::new(api)),
+                shutdown,
+            )
             .await
     }
 }
