@@ -62,12 +62,62 @@ impl TraceService for Receiver {
     }
 }
 
+/// Every span's parent is among `spans` (roots aside).
+fn connected(spans: &[Received]) -> bool {
+    let ids: BTreeSet<&[u8]> = spans.iter().map(|s| s.span_id.as_slice()).collect();
+    spans.iter().all(|s| s.parent.is_empty() || ids.contains(s.parent.as_slice()))
+}
+
+/// A [`Receiver`] served on a free port for as long as it lives.
+struct Collector {
+    receiver: Receiver,
+    serving: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        self.serving.abort();
+    }
+}
+
+impl std::ops::Deref for Collector {
+    type Target = Receiver;
+
+    fn deref(&self) -> &Receiver {
+        &self.receiver
+    }
+}
+
+impl Collector {
+    /// Serves OTLP on a free port and points every service of `options` at it
+    /// (batches sent every 100 ms).
+    fn start(options: &mut StackOptions) -> Result<Self> {
+        let receiver = Receiver::default();
+        let port = free_port()?;
+        let server = tonic::transport::Server::builder().add_service(TraceServiceServer::new(receiver.clone()));
+        let serving = tokio::spawn(server.serve(([127, 0, 0, 1], port).into()));
+        options.env.push(("CINEMA_OTLP_ENDPOINT".into(), format!("http://127.0.0.1:{port}")));
+        options.env.push(("OTEL_BSP_SCHEDULE_DELAY".into(), "100".into()));
+        Ok(Self { receiver, serving })
+    }
+
+    /// The first BookTickets span, once exported.
+    async fn book_tickets(&self) -> Result<Received> {
+        poll_until("the BookTickets span", Duration::from_secs(15), Duration::from_millis(50), || async {
+            let spans = self.spans.lock().expect("not poisoned").clone();
+            Ok(spans.into_iter().find(|s| s.name == "cinema.booking.v1.BookingService/BookTickets"))
+        })
+        .await
+    }
+
+    /// Every span received so far of the trace `trace_id`.
+    fn trace(&self, trace_id: &[u8]) -> Vec<Received> {
+        self.spans.lock().expect("not poisoned").iter().filter(|s| s.trace_id == trace_id).cloned().collect()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn one_bookings_spans_share_one_trace_and_form_one_tree_across_services_and_events() -> Result<()> {
-    let receiver = Receiver::default();
-    let port = free_port()?;
-    let server = tonic::transport::Server::builder().add_service(TraceServiceServer::new(receiver.clone()));
-    let serving = tokio::spawn(server.serve(([127, 0, 0, 1], port).into()));
     let webhook = FakeServer::start("/hooks/cinema").await;
     let partner = FakeServer::start("/v1/accruals").await;
     let mut options = StackOptions::for_tests()
@@ -76,8 +126,7 @@ async fn one_bookings_spans_share_one_trace_and_form_one_tree_across_services_an
         .service_env(Service::Notification, "CINEMA_WEBHOOK__SECRET", "observe-webhook-secret-0123")
         .service_env(Service::Loyalty, "CINEMA_PARTNER__ID", "okcashbag")
         .service_env(Service::Loyalty, "CINEMA_PARTNER__URL", &partner.url);
-    options.env.push(("CINEMA_OTLP_ENDPOINT".into(), format!("http://127.0.0.1:{port}")));
-    options.env.push(("OTEL_BSP_SCHEDULE_DELAY".into(), "100".into()));
+    let receiver = Collector::start(&mut options)?;
     let app = TestApp::spawn_with(options).await?;
     let movie = app.register_movie("괴물").await?;
     let screening = app.schedule(movie["movieId"].as_str().context("movie id")?, 2).await?;
@@ -87,11 +136,7 @@ async fn one_bookings_spans_share_one_trace_and_form_one_tree_across_services_an
     ensure!(booked["status"] == "BOOKING_STATUS_CONFIRMED", "{booked}");
 
     // The trace starts where the booking entered the system.
-    let root = poll_until("the BookTickets span", Duration::from_secs(15), Duration::from_millis(50), || async {
-        let spans = receiver.spans.lock().expect("not poisoned").clone();
-        Ok(spans.into_iter().find(|s| s.name == "cinema.booking.v1.BookingService/BookTickets"))
-    })
-    .await?;
+    let root = receiver.book_tickets().await?;
     ensure!(root.service == "cinema-orchestrator", "{root:?}");
     ensure!(root.parent.is_empty(), "BookTickets has no parent: {root:?}");
 
@@ -99,28 +144,18 @@ async fn one_bookings_spans_share_one_trace_and_form_one_tree_across_services_an
     // and every span's parent is in it: one connected tree.
     let services = ["orchestrator", "seats", "payment", "reservation", "notification", "loyalty"];
     let trace = poll_until("the whole tree", Duration::from_secs(20), Duration::from_millis(100), || async {
-        let spans: Vec<Received> = receiver
-            .spans
-            .lock()
-            .expect("not poisoned")
-            .iter()
-            .filter(|s| s.trace_id == root.trace_id)
-            .cloned()
-            .collect();
+        let spans = receiver.trace(&root.trace_id);
         let seen: BTreeSet<&str> = spans.iter().map(|s| s.service.trim_start_matches("cinema-")).collect();
-        let ids: BTreeSet<&[u8]> = spans.iter().map(|s| s.span_id.as_slice()).collect();
-        let orphans = spans.iter().filter(|s| !s.parent.is_empty() && !ids.contains(s.parent.as_slice())).count();
         let consumers = spans.iter().filter(|s| s.name.ends_with(" process")).count();
         let calls_out = ["notify webhook", "partner accrual"].iter().all(|n| spans.iter().any(|s| s.name == *n));
-        let complete = services.iter().all(|s| seen.contains(s)) && orphans == 0 && consumers >= 3 && calls_out;
+        let complete = services.iter().all(|s| seen.contains(s)) && connected(&spans) && consumers >= 3 && calls_out;
         Ok(complete.then_some(spans))
     })
     .await
     .with_context(|| {
-        let spans = receiver.spans.lock().expect("not poisoned").clone();
         let mut by_service: HashMap<String, Vec<String>> = HashMap::new();
-        for s in spans.iter().filter(|s| s.trace_id == root.trace_id) {
-            by_service.entry(s.service.clone()).or_default().push(s.name.clone());
+        for s in receiver.trace(&root.trace_id) {
+            by_service.entry(s.service).or_default().push(s.name);
         }
         format!("spans of the trace so far: {by_service:#?}")
     })?;
@@ -146,21 +181,15 @@ async fn one_bookings_spans_share_one_trace_and_form_one_tree_across_services_an
         }
     }
     eprintln!("one trace: {} spans from {} services, one root", trace.len(), services.len());
-    serving.abort();
     app.stack.shutdown().await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_saga_finished_in_the_background_continues_the_bookings_trace() -> Result<()> {
-    let receiver = Receiver::default();
-    let port = free_port()?;
-    let server = tonic::transport::Server::builder().add_service(TraceServiceServer::new(receiver.clone()));
-    let serving = tokio::spawn(server.serve(([127, 0, 0, 1], port).into()));
     let mut options = StackOptions::for_tests()
         .service_env(Service::Orchestrator, "CINEMA_INLINE_DEADLINE_MS", "300")
         .service_env(Service::Orchestrator, "CINEMA_BACKOFF_CAP_MS", "300");
-    options.env.push(("CINEMA_OTLP_ENDPOINT".into(), format!("http://127.0.0.1:{port}")));
-    options.env.push(("OTEL_BSP_SCHEDULE_DELAY".into(), "100".into()));
+    let receiver = Collector::start(&mut options)?;
     let app = TestApp::spawn_with(options).await?;
     let movie = app.register_movie("마더").await?;
     let screening = app.schedule(movie["movieId"].as_str().context("movie id")?, 2).await?;
@@ -172,35 +201,21 @@ async fn a_saga_finished_in_the_background_continues_the_bookings_trace() -> Res
     app.stack.restart(Service::Seats).await?;
     app.lookup(booked["bookingNumber"].as_str().context("number")?, "BOOKING_STATUS_CONFIRMED").await?;
 
-    let root = poll_until("the BookTickets span", Duration::from_secs(15), Duration::from_millis(50), || async {
-        let spans = receiver.spans.lock().expect("not poisoned").clone();
-        Ok(spans.into_iter().find(|s| s.name == "cinema.booking.v1.BookingService/BookTickets"))
-    })
-    .await?;
+    let root = receiver.book_tickets().await?;
     poll_until(
         "the resumed saga's spans in the booking's trace",
         Duration::from_secs(20),
         Duration::from_millis(100),
         || async {
-            let spans: Vec<Received> = receiver
-                .spans
-                .lock()
-                .expect("not poisoned")
-                .iter()
-                .filter(|s| s.trace_id == root.trace_id)
-                .cloned()
-                .collect();
-            let ids: BTreeSet<&[u8]> = spans.iter().map(|s| s.span_id.as_slice()).collect();
-            let connected = spans.iter().all(|s| s.parent.is_empty() || ids.contains(s.parent.as_slice()));
+            let spans = receiver.trace(&root.trace_id);
             let resumed = spans.iter().any(|s| s.name == "saga resume" && s.service == "cinema-orchestrator");
             let sold = spans
                 .iter()
                 .any(|s| s.name == "cinema.seats.v1.SeatInventoryService/ConfirmSeats" && s.service == "cinema-seats");
-            Ok((connected && resumed && sold).then_some(()))
+            Ok((connected(&spans) && resumed && sold).then_some(()))
         },
     )
     .await?;
-    serving.abort();
     app.stack.shutdown().await
 }
 
