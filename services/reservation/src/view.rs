@@ -248,7 +248,7 @@ pub fn fact(envelope: &ev::Envelope, seq: u64) -> Result<Option<Fact>, Unreadabl
             e.booking_number,
             BookingView { booking: Some(Part { at, occurred_at: occurred_at()?, value }), ..Default::default() },
         )
-    } else if let Some(state) = payment_state(t) {
+    } else if let Some(state) = state_of(t, &PAYMENT_EVENTS) {
         let (number, value) = match state {
             PaymentState::Captured => {
                 let e = ev::PaymentCaptured::decode(payload).map_err(decode)?;
@@ -283,7 +283,7 @@ pub fn fact(envelope: &ev::Envelope, seq: u64) -> Result<Option<Fact>, Unreadabl
             }
         };
         (number, BookingView { payment: Some(Part { at, occurred_at: occurred_at()?, value }), ..Default::default() })
-    } else if let Some(state) = seats_state(t) {
+    } else if let Some(state) = state_of(t, &SEATS_EVENTS) {
         let (number, seat_ids, hold_expires_at) = match state {
             SeatsState::Held => {
                 let e = ev::SeatsHeld::decode(payload).map_err(decode)?;
@@ -309,24 +309,21 @@ pub fn fact(envelope: &ev::Envelope, seq: u64) -> Result<Option<Fact>, Unreadabl
     Ok(Some(Fact { booking_number: number, view }))
 }
 
-fn payment_state(event_type: &str) -> Option<PaymentState> {
-    [
-        (topics::PAYMENT_CAPTURED, PaymentState::Captured),
-        (topics::PAYMENT_DECLINED, PaymentState::Declined),
-        (topics::PAYMENT_REFUNDED, PaymentState::Refunded),
-    ]
-    .into_iter()
-    .find_map(|(topic, state)| (topic.event_type == event_type).then_some(state))
-}
+const PAYMENT_EVENTS: [(topics::Topic, PaymentState); 3] = [
+    (topics::PAYMENT_CAPTURED, PaymentState::Captured),
+    (topics::PAYMENT_DECLINED, PaymentState::Declined),
+    (topics::PAYMENT_REFUNDED, PaymentState::Refunded),
+];
 
-fn seats_state(event_type: &str) -> Option<SeatsState> {
-    [
-        (topics::SEATS_HELD, SeatsState::Held),
-        (topics::SEATS_SOLD, SeatsState::Sold),
-        (topics::SEATS_RELEASED, SeatsState::Released),
-    ]
-    .into_iter()
-    .find_map(|(topic, state)| (topic.event_type == event_type).then_some(state))
+const SEATS_EVENTS: [(topics::Topic, SeatsState); 3] = [
+    (topics::SEATS_HELD, SeatsState::Held),
+    (topics::SEATS_SOLD, SeatsState::Sold),
+    (topics::SEATS_RELEASED, SeatsState::Released),
+];
+
+/// The state `table` gives the event type, if it has it.
+fn state_of<S: Copy>(event_type: &str, table: &[(topics::Topic, S)]) -> Option<S> {
+    table.iter().find_map(|(topic, state)| (topic.event_type == event_type).then_some(*state))
 }
 
 #[cfg(test)]
