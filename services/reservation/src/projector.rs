@@ -131,7 +131,7 @@ fn stored(entry: &kv::Entry) -> Option<Stored> {
 }
 
 /// The durable consumer that feeds the view from `stream`.
-pub fn durable(bucket: &str, source: &str) -> String {
+fn durable(bucket: &str, source: &str) -> String {
     format!("{bucket}-{source}")
 }
 
