@@ -21,6 +21,7 @@
 //! - [`client`]: channels to other services, with connect and request deadlines.
 //! - [`backoff`]: how long to wait before trying again.
 //! - [`breaker`]: a circuit breaker (closed / open / half-open) as a tower layer.
+//! - [`identity`]: who is calling (the token the gateway verified), roles, owners.
 //! - [`status`]: the few ways a service says no (field violations, reasons).
 //! - [`watchdog`]: heartbeats of the long-running loops; a stuck one fails liveness.
 //!
@@ -34,6 +35,7 @@ pub mod bus;
 pub mod client;
 pub mod config;
 pub mod correlation;
+pub mod identity;
 pub mod inbox;
 pub mod metrics;
 pub mod outbox;

@@ -2,6 +2,7 @@
 //! that goes away must not cut a saga step half-way), answer. Every error
 //! becomes a status here and only here.
 
+use cinema_mesh::identity::Identity;
 use cinema_mesh::status::{internal, invalid_argument, with_reason};
 use cinema_mesh::{correlation, time};
 use cinema_proto::booking::v1 as pb;
@@ -32,9 +33,14 @@ impl pb::booking_service_server::BookingService for Api {
         request: Request<pb::BookTicketsRequest>,
     ) -> Result<Response<pb::BookingResult>, Status> {
         let correlation_id = correlation::from_metadata(request.metadata());
+        // The booking's customer is the signed-in one; `customer_id`, when given, must agree.
+        let customer = Identity::required(request.metadata())?;
         let req = request.into_inner();
+        if !req.customer_id.is_empty() {
+            customer.require_self(&req.customer_id)?;
+        }
         let token = req.payment.as_ref().map(|p| p.card_token.as_str());
-        let parsed = BookRequest::parse(&req.request_id, &req.customer_id, &req.screening_id, &req.seat_ids, token);
+        let parsed = BookRequest::parse(&req.request_id, customer.subject(), &req.screening_id, &req.seat_ids, token);
         let request = parsed.or_else(|violations| violations.check(None).map(|_: Option<()>| unreachable!()))?;
         let service = self.service.clone();
         let saga = spawn(async move { service.book(request, &correlation_id).await }).await?;
@@ -45,6 +51,7 @@ impl pb::booking_service_server::BookingService for Api {
         &self,
         request: Request<pb::CancelBookingRequest>,
     ) -> Result<Response<pb::BookingResult>, Status> {
+        let customer = Identity::required(request.metadata())?;
         let req = request.into_inner();
         if req.booking_number.is_empty() {
             return Err(invalid_argument("booking_number", "is required"));
@@ -53,7 +60,8 @@ impl pb::booking_service_server::BookingService for Api {
             return Err(invalid_argument("reason", "must be at most 500 characters"));
         }
         let service = self.service.clone();
-        let saga = spawn(async move { service.cancel(&req.booking_number, &req.reason).await }).await?;
+        let saga =
+            spawn(async move { service.cancel(&req.booking_number, &req.reason, customer.subject()).await }).await?;
         Ok(Response::new(result_of(saga)))
     }
 }

@@ -108,14 +108,16 @@ impl Service {
         Ok(self.runner.drive(saga, deadline).await?)
     }
 
-    /// Cancels a confirmed booking: refund, release, cancel the reservation.
-    /// A second cancel answers what the first one did.
-    pub async fn cancel(&self, booking_number: &str, reason: &str) -> Result<SagaRow, Error> {
+    /// Cancels a confirmed booking of `customer`: refund, release, cancel the
+    /// reservation. A second cancel answers what the first one did. Someone else's
+    /// booking is not found (its number leaks nothing).
+    pub async fn cancel(&self, booking_number: &str, reason: &str, customer: &str) -> Result<SagaRow, Error> {
         let deadline = Instant::now() + self.inline_deadline;
         let reason = if reason.is_empty() { "cancelled by the customer" } else { reason };
         let mut conn = get(&self.pool).await?;
         let saga = store::by_number(&mut conn, booking_number)
             .await?
+            .filter(|saga| saga.customer_id == customer)
             .ok_or_else(|| Error::BookingNotFound(booking_number.to_owned()))?;
         let state = State::parse(&saga.state).unwrap_or(State::CreatingReservation);
         if state.cancel().is_none() {

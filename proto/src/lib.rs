@@ -31,8 +31,8 @@ pub const INTERNAL_SERVICES: &[&str] = &[
     "cinema.reservation.v1.ReservationService",
 ];
 
-/// The services operators call on a service's own port (never routed by the
-/// gateway; only admins may call them once authentication exists).
+/// The services operators call: routed by the gateway for callers with a token that
+/// holds the `operator` role (the service checks it), never transcoded to REST.
 pub const OPERATOR_SERVICES: &[&str] =
     &["cinema.reservation.v1.BookingViewAdmin", "cinema.booking.v1.SagaOperatorService"];
 

@@ -1,6 +1,6 @@
 //! The Envoy gateway config, rendered from the template `mesh/envoy/gateway.yaml`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -28,6 +28,32 @@ pub struct GatewayPorts {
     pub loyalty: u16,
     /// The local rate limit on the public routes.
     pub rate_limit: RateLimit,
+    /// Whose bearer tokens the gateway accepts.
+    pub auth: GatewayAuth,
+    /// Terminate TLS on the listener (`None`: plaintext).
+    pub tls: Option<GatewayTls>,
+}
+
+/// The token issuer the gateway trusts: `iss`, `aud`, and the JWKS file with its keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayAuth {
+    pub issuer: String,
+    pub audience: String,
+    pub jwks_file: PathBuf,
+}
+
+impl GatewayAuth {
+    /// The dev issuer's tokens, its keys in `jwks_file` (see [`crate::auth`]).
+    pub fn dev(jwks_file: PathBuf) -> Self {
+        Self { issuer: crate::auth::DEV_ISSUER.to_owned(), audience: crate::auth::AUDIENCE.to_owned(), jwks_file }
+    }
+}
+
+/// The listener's certificate chain and private key (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayTls {
+    pub cert_chain: PathBuf,
+    pub private_key: PathBuf,
 }
 
 /// Envoy's token bucket for the public routes: `tokens_per_fill` every
@@ -74,6 +100,8 @@ impl GatewayPorts {
             notification: port_of(Service::Notification),
             loyalty: port_of(Service::Loyalty),
             rate_limit: RateLimit::default(),
+            auth: GatewayAuth::dev(PathBuf::from("jwks.json")),
+            tls: None,
         }
     }
 }
@@ -84,7 +112,19 @@ pub fn render_gateway_config(ports: &GatewayPorts, descriptor_path: &Path) -> St
     let limit = ports.rate_limit;
     // Envoy wants a whole number of milliseconds (at least 1) as `<seconds>s`.
     let fill_ms = limit.fill_interval.as_millis().max(1);
-    let substitutions: [(&str, String); 15] = [
+    let jwks = format!("local_jwks: {{ filename: {:?} }}", ports.auth.jwks_file.display().to_string());
+    let tls = match &ports.tls {
+        None => String::new(),
+        Some(tls) => format!(
+            "transport_socket: {{ name: envoy.transport_sockets.tls, typed_config: {{ \"@type\": \
+             type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext, \
+             common_tls_context: {{ alpn_protocols: [h2, http/1.1], tls_certificates: [{{ \
+             certificate_chain: {{ filename: {:?} }}, private_key: {{ filename: {:?} }} }}] }} }} }}",
+            tls.cert_chain.display().to_string(),
+            tls.private_key.display().to_string()
+        ),
+    };
+    let substitutions: [(&str, String); 20] = [
         ("{{LISTEN_ADDRESS}}", ports.listen_address.clone()),
         ("{{LISTEN_PORT}}", ports.listen.to_string()),
         ("{{ADMIN_PORT}}", ports.admin.to_string()),
@@ -100,6 +140,11 @@ pub fn render_gateway_config(ports: &GatewayPorts, descriptor_path: &Path) -> St
         ("{{RATE_LIMIT_TOKENS_PER_FILL}}", limit.tokens_per_fill.max(1).to_string()),
         ("{{RATE_LIMIT_FILL_INTERVAL}}", format!("{}.{:03}s", fill_ms / 1000, fill_ms % 1000)),
         ("{{RATE_LIMIT_RETRY_AFTER_SECS}}", fill_ms.div_ceil(1000).to_string()),
+        ("{{JWT_ISSUER}}", ports.auth.issuer.clone()),
+        ("{{JWT_AUDIENCE}}", ports.auth.audience.clone()),
+        ("{{JWT_JWKS}}", jwks),
+        ("{{LISTENER_TLS}}", tls),
+        ("{{EXTRA_CLUSTERS}}", String::new()),
     ];
     substitutions
         .iter()
@@ -119,6 +164,7 @@ impl ExtraGateway {
         let (port, admin_port) = (free_port()?, free_port()?);
         let mut ports = GatewayPorts::with(port, admin_port, |s| stack.port(s));
         ports.rate_limit = rate_limit;
+        ports.auth = GatewayAuth::dev(stack.issuer().jwks_path());
         let dir = stack.run_dir().join(format!("gateway-{port}"));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let descriptor = dir.join("cinema.pb");
@@ -205,8 +251,27 @@ mod tests {
             assert!(config.contains(&format!("- {service}\n")), "{service} not transcoded");
             assert!(config.contains(&format!("prefix: \"/{service}/\"")), "{service} not routed");
         }
-        for service in cinema_proto::INTERNAL_SERVICES.iter().chain(cinema_proto::OPERATOR_SERVICES) {
+        for service in cinema_proto::INTERNAL_SERVICES {
             assert!(!config.contains(service), "{service} must not be routed");
         }
+        // Operators reach their services through the gateway (with a token; the service
+        // checks the role), but are not transcoded.
+        for service in cinema_proto::OPERATOR_SERVICES {
+            assert!(config.contains(&format!("prefix: \"/{service}/\"")), "{service} not routed");
+            assert!(!config.contains(&format!("- {service}\n")), "{service} must not be transcoded");
+        }
+    }
+
+    #[test]
+    fn the_issuer_and_tls_are_rendered() {
+        let mut ports = GatewayPorts::defaults();
+        ports.auth = GatewayAuth::dev(PathBuf::from("/run/jwks.json"));
+        let plain = render_gateway_config(&ports, Path::new("/x/cinema.pb"));
+        assert!(plain.contains("local_jwks: { filename: \"/run/jwks.json\" }"));
+        assert!(plain.contains(&format!("issuer: \"{}\"", crate::auth::DEV_ISSUER)));
+        assert!(!plain.contains("DownstreamTlsContext"));
+        ports.tls = Some(GatewayTls { cert_chain: "/t/cert.pem".into(), private_key: "/t/key.pem".into() });
+        let tls = render_gateway_config(&ports, Path::new("/x/cinema.pb"));
+        assert!(tls.contains("DownstreamTlsContext") && tls.contains("\"/t/key.pem\""));
     }
 }

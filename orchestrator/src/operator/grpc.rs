@@ -1,7 +1,9 @@
 //! The gRPC face of `SagaOperatorService`: parse, run on a spawned task (an
 //! operator who goes away must not cut a transition half-way), answer. Every
-//! error becomes a status here and only here.
+//! error becomes a status here and only here. Every call needs the `operator`
+//! role; the token's `sub` is the operator the audit records.
 
+use cinema_mesh::identity::{Identity, Role};
 use cinema_mesh::status::{Violations, internal, with_reason};
 use cinema_mesh::{correlation, time};
 use cinema_proto::booking::v1 as pb;
@@ -28,6 +30,7 @@ impl pb::saga_operator_service_server::SagaOperatorService for Api {
         &self,
         request: Request<pb::GetSagaTimelineRequest>,
     ) -> Result<Response<pb::SagaTimeline>, Status> {
+        Identity::with_role(request.metadata(), Role::Operator)?;
         let number = request.into_inner().booking_number;
         let mut v = Violations::default();
         check_booking_number(&mut v, &number);
@@ -62,8 +65,9 @@ fn check_booking_number(v: &mut Violations, raw: &str) {
     }
 }
 
-/// Every field violation at once.
+/// The operator (the token's `sub`), then every field violation at once.
 fn parse(request: Request<pb::OperatorRequest>) -> Result<Action, Status> {
+    let operator = Identity::with_role(request.metadata(), Role::Operator)?;
     let correlation_id = correlation::from_metadata(request.metadata());
     let req = request.into_inner();
     let mut v = Violations::default();
@@ -75,11 +79,10 @@ fn parse(request: Request<pb::OperatorRequest>) -> Result<Action, Status> {
             v.add(field, format!("must be at most {max} printable characters"));
         }
     };
-    text("operator", &req.operator, 100);
     text("reason", &req.reason, 500);
     v.check(Action {
         booking_number: req.booking_number,
-        operator: req.operator.trim().to_owned(),
+        operator: operator.subject().to_owned(),
         reason: req.reason.trim().to_owned(),
         correlation_id,
     })

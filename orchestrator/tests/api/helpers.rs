@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use cinema_mesh::Shutdown;
+use cinema_mesh::identity::{Identity, Role};
 use cinema_orchestrator::{App, Config};
 use cinema_proto::booking::v1 as pb;
 use cinema_proto::booking::v1::booking_service_client::BookingServiceClient;
@@ -66,6 +67,7 @@ impl TestApp {
             payment: Some(pb::PaymentMethod { card_token: "tok_visa".into() }),
         });
         request.metadata_mut().insert("x-request-id", correlation_id.parse().expect("ascii"));
+        Identity::customer("kim").insert_into(request.metadata_mut());
         let answer = self.bookings.clone().book_tickets(request).await.expect("accepted").into_inner();
         assert_eq!(answer.status(), cinema_proto::common::v1::BookingStatus::Pending, "{answer:?}");
         answer
@@ -73,16 +75,16 @@ impl TestApp {
 
     pub async fn timeline(&self, number: &str) -> Result<pb::SagaTimeline, tonic::Status> {
         let request = pb::GetSagaTimelineRequest { booking_number: number.into() };
-        self.operator.clone().get_saga_timeline(request).await.map(tonic::Response::into_inner)
+        self.operator.clone().get_saga_timeline(ops_lee().request(request)).await.map(tonic::Response::into_inner)
     }
 
     pub async fn retry_now(&self, number: &str, reason: &str) -> Result<pb::SagaTimeline, tonic::Status> {
-        let request = operator_request(number, "ops-lee", reason);
+        let request = ops_lee().request(operator_request(number, reason));
         self.operator.clone().retry_now(request).await.map(tonic::Response::into_inner)
     }
 
     pub async fn force_compensate(&self, number: &str, reason: &str) -> Result<pb::SagaTimeline, tonic::Status> {
-        let request = operator_request(number, "ops-lee", reason);
+        let request = ops_lee().request(operator_request(number, reason));
         self.operator.clone().force_compensate(request).await.map(tonic::Response::into_inner)
     }
 
@@ -101,8 +103,13 @@ impl TestApp {
     }
 }
 
-pub fn operator_request(number: &str, operator: &str, reason: &str) -> pb::OperatorRequest {
-    pb::OperatorRequest { booking_number: number.into(), operator: operator.into(), reason: reason.into() }
+pub fn operator_request(number: &str, reason: &str) -> pb::OperatorRequest {
+    pb::OperatorRequest { booking_number: number.into(), reason: reason.into() }
+}
+
+/// The operator the tests act as: the audit records this `sub`.
+pub fn ops_lee() -> Identity {
+    Identity::new("ops-lee", &[Role::Operator])
 }
 
 /// The field violations of an INVALID_ARGUMENT, by field.

@@ -2,5 +2,6 @@
 //! every participant unreachable (so sagas stay PENDING and retry). Needs
 //! Postgres (`CINEMA_TEST_POSTGRES_URL`).
 
+mod booking;
 mod helpers;
 mod operator;

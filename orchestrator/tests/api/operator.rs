@@ -2,11 +2,13 @@
 
 use std::time::{Duration, Instant};
 
-use cinema_proto::booking::v1::{OperatorActionKind, StepOutcome};
+use cinema_proto::booking::v1::{self as pb, OperatorActionKind, StepOutcome};
 use cinema_proto::common::v1::BookingStatus;
 use tonic::Code;
 
-use crate::helpers::{operator_request, reason, spawn_app, violated_fields};
+use cinema_mesh::identity::Identity;
+
+use crate::helpers::{operator_request, ops_lee, reason, spawn_app, violated_fields};
 
 fn seconds_from_now(t: &prost_types::Timestamp) -> i64 {
     t.seconds - chrono::Utc::now().timestamp()
@@ -44,13 +46,31 @@ async fn bad_requests_name_every_field_and_unknown_bookings_are_not_found() {
 
     let status = app.timeline("BK-not-a-number").await.unwrap_err();
     assert_eq!(violated_fields(&status), ["booking_number"]);
-    let status = app.operator.clone().retry_now(operator_request("", " ", "")).await.unwrap_err();
-    assert_eq!(violated_fields(&status), ["booking_number", "operator", "reason"]);
+    let status = app.operator.clone().retry_now(ops_lee().request(operator_request("", " "))).await.unwrap_err();
+    assert_eq!(violated_fields(&status), ["booking_number", "reason"]);
     let long = "x".repeat(501);
-    let status = app.operator.clone().force_compensate(operator_request("nope", "ops", &long)).await.unwrap_err();
+    let status =
+        app.operator.clone().force_compensate(ops_lee().request(operator_request("nope", &long))).await.unwrap_err();
     assert_eq!(violated_fields(&status), ["booking_number", "reason"]);
 
     let unknown = "BK0000000000AA";
+    // Without the `operator` role (a customer), or without any identity: refused
+    // before anything is looked at.
+    let kim = Identity::customer("kim");
+    let timeline = pb::GetSagaTimelineRequest { booking_number: unknown.into() };
+    for status in [
+        app.operator.clone().get_saga_timeline(kim.request(timeline.clone())).await.unwrap_err(),
+        app.operator.clone().retry_now(kim.request(operator_request(unknown, "stuck"))).await.unwrap_err(),
+        app.operator.clone().force_compensate(kim.request(operator_request(unknown, "stuck"))).await.unwrap_err(),
+    ] {
+        assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+        assert_eq!(reason(&status).as_deref(), Some("ROLE_REQUIRED"));
+    }
+    let status = app.operator.clone().get_saga_timeline(timeline).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    let status = app.operator.clone().retry_now(operator_request(unknown, "stuck")).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+
     for status in [
         app.timeline(unknown).await.unwrap_err(),
         app.retry_now(unknown, "stuck").await.unwrap_err(),

@@ -1,6 +1,7 @@
 //! The gRPC face: parse the request, call the service, map the answer.
 //! Every error becomes a status here and only here.
 
+use cinema_mesh::identity::Identity;
 use cinema_mesh::status::{Violations, internal, invalid_argument};
 use cinema_mesh::time;
 use cinema_proto::loyalty::v1 as pb;
@@ -23,6 +24,7 @@ impl Api {
 #[tonic::async_trait]
 impl pb::loyalty_service_server::LoyaltyService for Api {
     async fn get_points(&self, request: Request<pb::GetPointsRequest>) -> Result<Response<pb::Points>, Status> {
+        let customer = Identity::required(request.metadata())?;
         let req = request.into_inner();
         let mut violations = Violations::default();
         let customer_id = req.customer_id.trim().to_owned();
@@ -31,6 +33,7 @@ impl pb::loyalty_service_server::LoyaltyService for Api {
         }
         let after = PageToken::parse(&req.page_token).map_err(|e| violations.add("page_token", e)).ok();
         let Some(after) = violations.check(after)? else { unreachable!("no violations means the token parsed") };
+        customer.require_self(&customer_id)?;
         let size = PageSize::parse(req.page_size);
         let points = self.service.points(&customer_id, size, after).await.map_err(to_status)?;
         Ok(Response::new(to_proto(customer_id, points)))
@@ -40,12 +43,14 @@ impl pb::loyalty_service_server::LoyaltyService for Api {
         &self,
         request: Request<pb::LinkPartnerRequest>,
     ) -> Result<Response<pb::PartnerLink>, Status> {
+        let customer = Identity::required(request.metadata())?;
         let req = request.into_inner();
         let mut violations = Violations::default();
         let customer_id = required(&mut violations, "customer_id", &req.customer_id);
         let partner_id = required(&mut violations, "partner_id", &req.partner_id);
         let member = MemberNumber::parse(&req.member_number).map_err(|e| violations.add("member_number", e)).ok();
         let Some(member) = violations.check(member)? else { unreachable!("no violations means it parsed") };
+        customer.require_self(&customer_id)?;
         let link = self.service.link(&customer_id, &partner_id, &member).await.map_err(to_status)?;
         Ok(Response::new(link_to_proto(link)))
     }
@@ -54,9 +59,11 @@ impl pb::loyalty_service_server::LoyaltyService for Api {
         &self,
         request: Request<pb::UnlinkPartnerRequest>,
     ) -> Result<Response<pb::UnlinkPartnerResponse>, Status> {
+        let customer = Identity::required(request.metadata())?;
         let mut violations = Violations::default();
         let customer_id = required(&mut violations, "customer_id", &request.into_inner().customer_id);
         violations.check(())?;
+        customer.require_self(&customer_id)?;
         let unlinked = self.service.unlink(&customer_id).await.map_err(to_status)?;
         Ok(Response::new(pb::UnlinkPartnerResponse { unlinked }))
     }

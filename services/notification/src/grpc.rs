@@ -1,11 +1,12 @@
 //! The gRPC face: parse the request, call the service, map the answer.
 //! Every error becomes a status here and only here.
 
-use cinema_mesh::status::{Violations, internal};
+use cinema_mesh::identity::Identity;
+use cinema_mesh::status::{Violations, internal, with_reason};
 use cinema_mesh::time;
 use cinema_proto::common::v1::BookingStatus;
 use cinema_proto::notification::v1 as pb;
-use tonic::{Request, Response, Status};
+use tonic::{Code, Request, Response, Status};
 
 use crate::domain::{DeliveryStatus, Notified};
 use crate::service::{Error, Service};
@@ -27,13 +28,21 @@ impl pb::notification_service_server::NotificationService for Api {
         &self,
         request: Request<pb::ListNotificationsRequest>,
     ) -> Result<Response<pb::ListNotificationsResponse>, Status> {
+        let customer = Identity::required(request.metadata())?;
         let booking_number = request.into_inner().booking_number.trim().to_owned();
         let mut violations = Violations::default();
         if booking_number.is_empty() {
             violations.add("booking_number", "is required");
         }
         violations.check(())?;
-        let deliveries = self.service.list(&booking_number).await.map_err(to_status)?;
+        let mut deliveries = self.service.list(&booking_number).await.map_err(to_status)?;
+        // Only the customer's own: someone else's booking (or one not told anything
+        // yet) is not found, so a number leaks nothing.
+        deliveries.retain(|d| d.customer_id == customer.subject());
+        if deliveries.is_empty() {
+            let message = format!("no notifications for booking {booking_number}");
+            return Err(with_reason(Code::NotFound, "BOOKING_NOT_FOUND", message));
+        }
         Ok(Response::new(pb::ListNotificationsResponse {
             notifications: deliveries.into_iter().map(to_proto).collect(),
         }))

@@ -1,6 +1,7 @@
 //! The gRPC face: parse the request, call the service, map the answer.
 //! Every error becomes a status here and only here.
 
+use cinema_mesh::identity::{Identity, Role};
 use cinema_mesh::status::{Violations, internal, with_reason};
 use cinema_mesh::{correlation, time};
 use cinema_proto::common::v1::BookingStatus;
@@ -183,21 +184,25 @@ impl pb::booking_query_service_server::BookingQueryService for QueryApi {
     type WatchBookingStream = BoxStream<'static, Result<pb::Booking, Status>>;
 
     async fn get_booking(&self, request: Request<pb::GetBookingRequest>) -> Result<Response<pb::Booking>, Status> {
+        let customer = Identity::required(request.metadata())?;
         let req = request.into_inner();
         let mut violations = Violations::default();
         let number = parse_number(&req.booking_number, &mut violations);
         let Some(number) = violations.check(number)? else { unreachable!("checked") };
         let booking = self.service.read(&number, req.min_version).await.map_err(to_status)?;
-        Ok(Response::new(booking))
+        owned_by(&customer, &number, booking).map(Response::new)
     }
 
     async fn watch_booking(
         &self,
         request: Request<pb::WatchBookingRequest>,
     ) -> Result<Response<Self::WatchBookingStream>, Status> {
+        let customer = Identity::required(request.metadata())?;
         let mut violations = Violations::default();
         let number = parse_number(&request.into_inner().booking_number, &mut violations);
         let Some(number) = violations.check(number)? else { unreachable!("checked") };
+        // Someone else's booking is not found, before anything is streamed.
+        owned_by(&customer, &number, self.service.read(&number, 0).await.map_err(to_status)?)?;
         let updates = self.service.watch(number).await.map_err(to_status)?;
         let stream = ReceiverStream::new(updates).map(Ok).boxed();
         Ok(Response::new(stream))
@@ -207,6 +212,7 @@ impl pb::booking_query_service_server::BookingQueryService for QueryApi {
         &self,
         request: Request<pb::ListBookingsRequest>,
     ) -> Result<Response<pb::ListBookingsResponse>, Status> {
+        let customer = Identity::required(request.metadata())?;
         let req = request.into_inner();
         let mut violations = Violations::default();
         let customer_id = CustomerId::parse(&req.customer_id).map_err(|e| violations.add("customer_id", e)).ok();
@@ -217,6 +223,7 @@ impl pb::booking_query_service_server::BookingQueryService for QueryApi {
         let (Some(customer_id), after) = violations.check((customer_id, after))? else {
             unreachable!("no violations means every field parsed")
         };
+        customer.require_self(&req.customer_id)?;
         let page = self.service.list(&customer_id, after, domain::page_size(req.page_size)).await.map_err(to_status)?;
         Ok(Response::new(pb::ListBookingsResponse {
             bookings: page.bookings.into_iter().map(record_to_proto).collect(),
@@ -242,7 +249,9 @@ impl pb::booking_view_admin_server::BookingViewAdmin for AdminApi {
         &self,
         request: Request<pb::RebuildViewRequest>,
     ) -> Result<Response<pb::RebuildViewResponse>, Status> {
+        let operator = Identity::with_role(request.metadata(), Role::Operator)?;
         let bucket = request.into_inner().bucket;
+        tracing::info!(message = "View rebuild requested.", operator = operator.subject(), %bucket);
         let mut violations = Violations::default();
         if !(bucket.is_empty()
             || (bucket.len() <= 64 && bucket.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')))
@@ -259,6 +268,14 @@ impl pb::booking_view_admin_server::BookingViewAdmin for AdminApi {
             entries_changed: rebuilt.entries_changed,
         }))
     }
+}
+
+/// The booking, when it is `customer`'s; someone else's is not found (numbers leak nothing).
+fn owned_by(customer: &Identity, number: &BookingNumber, booking: pb::Booking) -> Result<pb::Booking, Status> {
+    if booking.customer_id == customer.subject() {
+        return Ok(booking);
+    }
+    Err(to_status(Error::BookingNotFound(number.as_str().to_owned())))
 }
 
 fn parse_number(raw: &str, violations: &mut Violations) -> Option<BookingNumber> {

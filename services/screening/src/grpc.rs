@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
+use cinema_mesh::identity::{Identity, Role};
 use cinema_mesh::status::{Violations, internal, with_reason};
 use cinema_mesh::{correlation, time};
 use cinema_proto::common::v1::Money;
@@ -27,6 +28,7 @@ impl Api {
 #[tonic::async_trait]
 impl pb::screening_service_server::ScreeningService for Api {
     async fn register_movie(&self, request: Request<pb::RegisterMovieRequest>) -> Result<Response<pb::Movie>, Status> {
+        Identity::with_role(request.metadata(), Role::Admin)?;
         let correlation_id = correlation::from_metadata(request.metadata());
         let req = request.into_inner();
         let mut violations = Violations::default();
@@ -67,6 +69,7 @@ impl pb::screening_service_server::ScreeningService for Api {
         &self,
         request: Request<pb::ScheduleScreeningRequest>,
     ) -> Result<Response<pb::Screening>, Status> {
+        Identity::with_role(request.metadata(), Role::Admin)?;
         let correlation_id = correlation::from_metadata(request.metadata());
         let req = request.into_inner();
         let mut violations = Violations::default();

@@ -1,3 +1,4 @@
+use cinema_mesh::identity::Identity;
 pub use cinema_testkit::eventually;
 use cinema_testkit::{TestDatabase, nats_url};
 use std::collections::{HashMap, VecDeque};
@@ -155,7 +156,12 @@ impl TestApp {
     pub async fn points(&self, customer_id: &str) -> pb::Points {
         let request =
             pb::GetPointsRequest { customer_id: customer_id.into(), page_size: 100, page_token: String::new() };
-        self.client.clone().get_points(request).await.expect("get points").into_inner()
+        self.client
+            .clone()
+            .get_points(Identity::customer(customer_id).request(request))
+            .await
+            .expect("get points")
+            .into_inner()
     }
 
     pub async fn link(
@@ -169,11 +175,12 @@ impl TestApp {
             partner_id: partner_id.into(),
             member_number: member.into(),
         };
-        self.client.clone().link_partner(request).await.map(|r| r.into_inner())
+        self.client.clone().link_partner(Identity::customer(customer_id).request(request)).await.map(|r| r.into_inner())
     }
 
     pub async fn unlink(&self, customer_id: &str) -> bool {
         let request = pb::UnlinkPartnerRequest { customer_id: customer_id.into() };
+        let request = Identity::customer(customer_id).request(request);
         self.client.clone().unlink_partner(request).await.expect("unlink").into_inner().unlinked
     }
 

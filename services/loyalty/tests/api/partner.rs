@@ -134,7 +134,9 @@ async fn linking_checks_the_partner_and_the_member_number() {
     let bad = app.link(&customer, PARTNER, "12").await.unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument);
     assert!(bad.message().contains("member_number"), "{bad:?}");
-    let missing = app.link("", "", "").await.unwrap_err();
+    let empty = cinema_proto::loyalty::v1::LinkPartnerRequest::default();
+    let as_customer = cinema_mesh::identity::Identity::customer(&customer).request(empty);
+    let missing = app.client.clone().link_partner(as_customer).await.unwrap_err();
     for field in ["customer_id", "partner_id", "member_number"] {
         assert!(missing.message().contains(field), "{missing:?}");
     }
@@ -145,4 +147,36 @@ async fn linking_checks_the_partner_and_the_member_number() {
     assert_eq!(relinked.member_number, "2222-2222");
     let shown = app.points(&customer).await.partner.expect("a link");
     assert_eq!((shown.partner_id.as_str(), shown.member_number.as_str()), (PARTNER, "2222-2222"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_reads_and_links_only_their_own_account() {
+    use cinema_mesh::identity::Identity;
+    use cinema_proto::loyalty::v1 as pb;
+
+    let partner = FakePartner::start().await;
+    let app = spawn_app(partner.url()).await;
+    let (kim, lee) = (unique("kim-"), Identity::customer(unique("lee-")));
+    let points = || pb::GetPointsRequest { customer_id: kim.clone(), page_size: 10, page_token: String::new() };
+    let link = || pb::LinkPartnerRequest {
+        customer_id: kim.clone(),
+        partner_id: PARTNER.into(),
+        member_number: "1234-5678".into(),
+    };
+    let unlink = || pb::UnlinkPartnerRequest { customer_id: kim.clone() };
+
+    // Someone else: refused, and nothing is linked.
+    let mut client = app.client.clone();
+    let refused = [
+        client.get_points(lee.request(points())).await.unwrap_err(),
+        client.link_partner(lee.request(link())).await.unwrap_err(),
+        client.unlink_partner(lee.request(unlink())).await.unwrap_err(),
+    ];
+    for status in refused {
+        assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    }
+    // No identity at all (bypassing the gateway): refused.
+    assert_eq!(client.get_points(points()).await.unwrap_err().code(), Code::Unauthenticated);
+    assert_eq!(client.link_partner(link()).await.unwrap_err().code(), Code::Unauthenticated);
+    assert!(!app.unlink(&kim).await, "the refused link wrote nothing");
 }

@@ -30,6 +30,25 @@ async fn a_redelivered_event_is_delivered_once_per_channel() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn only_the_customer_lists_their_notifications() {
+    let app = spawn_app(Setup::default()).await;
+    let number = booking_number();
+    app.publish(&status_changed(&number, BookingStatus::Confirmed)).await;
+    assert_eq!(app.settled(&number, 1).await[0].customer_id, "kim");
+
+    // Someone else's booking answers like an unknown one: NOT_FOUND.
+    let lee = cinema_mesh::identity::Identity::customer("lee");
+    for unknown in [number.clone(), booking_number()] {
+        let status = app.list_as(&lee, &unknown).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}");
+    }
+    // Without the gateway's identity: refused.
+    let request = cinema_proto::notification::v1::ListNotificationsRequest { booking_number: number };
+    let status = app.client.clone().list_notifications(request).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn replaying_the_whole_stream_changes_nothing() {
     let (kakao, hook) = (FakeServer::start("/send").await, FakeServer::start("/hook").await);
     let setup = || Setup {

@@ -1,4 +1,5 @@
 use cinema_mesh::Shutdown;
+use cinema_mesh::identity::Identity;
 use cinema_proto::reservation::v1 as pb;
 use cinema_proto::reservation::v1::booking_query_service_client::BookingQueryServiceClient;
 use cinema_proto::reservation::v1::booking_view_admin_client::BookingViewAdminClient;
@@ -109,9 +110,14 @@ impl TestApp {
         self.commands.clone().cancel_reservation(request).await.map(|r| r.into_inner())
     }
 
+    /// GetBooking as `cust-1`, the customer the tests book for.
     pub async fn get(&self, number: &str) -> Result<pb::Booking, tonic::Status> {
+        self.get_as(&Identity::customer("cust-1"), number).await
+    }
+
+    pub async fn get_as(&self, who: &Identity, number: &str) -> Result<pb::Booking, tonic::Status> {
         let request = pb::GetBookingRequest { booking_number: self.n(number), min_version: 0 };
-        self.queries.clone().get_booking(request).await.map(|r| r.into_inner())
+        self.queries.clone().get_booking(who.request(request)).await.map(|r| r.into_inner())
     }
 
     pub async fn list(
@@ -122,7 +128,8 @@ impl TestApp {
     ) -> Result<pb::ListBookingsResponse, tonic::Status> {
         let request =
             pb::ListBookingsRequest { customer_id: customer_id.into(), page_size, page_token: page_token.into() };
-        self.queries.clone().list_bookings(request).await.map(|r| r.into_inner())
+        let who = Identity::customer(customer_id);
+        self.queries.clone().list_bookings(who.request(request)).await.map(|r| r.into_inner())
     }
 }
 

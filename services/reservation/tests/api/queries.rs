@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use cinema_mesh::identity::{Identity, Role};
 use cinema_proto::common::v1::{BookingStatus, Money};
 use cinema_proto::events::v1 as ev;
 use cinema_proto::reservation::v1 as pb;
@@ -37,7 +38,9 @@ async fn list_pages_newest_first() {
     assert!(all.next_page_token.is_empty());
 
     assert_eq!(app.list("cust-list", 2, "garbage").await.unwrap_err().code(), Code::InvalidArgument);
-    assert_eq!(app.list("", 2, "").await.unwrap_err().code(), Code::InvalidArgument);
+    let nobody = pb::ListBookingsRequest { customer_id: String::new(), page_size: 2, page_token: String::new() };
+    let status = app.queries.clone().list_bookings(Identity::customer("cust-list").request(nobody)).await;
+    assert_eq!(status.unwrap_err().code(), Code::InvalidArgument);
 }
 
 #[tokio::test]
@@ -47,7 +50,9 @@ async fn watch_streams_every_change_until_final() {
     let mut stream = app
         .queries
         .clone()
-        .watch_booking(pb::WatchBookingRequest { booking_number: app.n("BK-WATCH-1") })
+        .watch_booking(
+            Identity::customer("cust-1").request(pb::WatchBookingRequest { booking_number: app.n("BK-WATCH-1") }),
+        )
         .await
         .unwrap()
         .into_inner();
@@ -65,10 +70,44 @@ async fn watch_streams_every_change_until_final() {
     let error = app
         .queries
         .clone()
-        .watch_booking(pb::WatchBookingRequest { booking_number: app.n("BK-NOPE") })
+        .watch_booking(
+            Identity::customer("cust-1").request(pb::WatchBookingRequest { booking_number: app.n("BK-NOPE") }),
+        )
         .await
         .unwrap_err();
     assert_eq!(error.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn only_the_owner_reads_a_booking() {
+    let app = spawn_app().await;
+    app.create("BK-OWN-1", "cust-1").await.unwrap();
+    assert_eq!(app.get("BK-OWN-1").await.unwrap().customer_id, "cust-1");
+
+    // Someone else's booking is not found, exactly like an unknown number.
+    let stranger = Identity::customer("cust-2");
+    for error in
+        [app.get_as(&stranger, "BK-OWN-1").await.unwrap_err(), app.get_as(&stranger, "BK-NOPE").await.unwrap_err()]
+    {
+        assert_eq!(error.code(), Code::NotFound, "{error:?}");
+        assert_eq!(crate::helpers::reason(&error).as_deref(), Some("BOOKING_NOT_FOUND"));
+    }
+    let watch = pb::WatchBookingRequest { booking_number: app.n("BK-OWN-1") };
+    let error = app.queries.clone().watch_booking(stranger.request(watch.clone())).await.unwrap_err();
+    assert_eq!(error.code(), Code::NotFound);
+
+    // Without the gateway's identity: refused (defence in depth).
+    let anonymous = pb::GetBookingRequest { booking_number: app.n("BK-OWN-1"), min_version: 0 };
+    assert_eq!(app.queries.clone().get_booking(anonymous).await.unwrap_err().code(), Code::Unauthenticated);
+    assert_eq!(app.queries.clone().watch_booking(watch).await.unwrap_err().code(), Code::Unauthenticated);
+    let mut forged = tonic::Request::new(pb::GetBookingRequest { booking_number: app.n("BK-OWN-1"), min_version: 0 });
+    forged.metadata_mut().insert(cinema_mesh::identity::HEADER, "not-a-payload".parse().unwrap());
+    assert_eq!(app.queries.clone().get_booking(forged).await.unwrap_err().code(), Code::Unauthenticated);
+
+    // Someone else's list: refused, whatever it holds.
+    let list = pb::ListBookingsRequest { customer_id: "cust-1".into(), page_size: 0, page_token: String::new() };
+    let error = app.queries.clone().list_bookings(stranger.request(list)).await.unwrap_err();
+    assert_eq!(error.code(), Code::PermissionDenied);
 }
 
 /// The events of one booking from the other services: seats held, then
@@ -126,7 +165,8 @@ async fn min_version_reads_your_own_write() {
     app.create("BK-RYW-1", "cust-1").await.unwrap();
     let confirmed = app.confirm("BK-RYW-1").await.unwrap();
     let request = pb::GetBookingRequest { booking_number: app.n("BK-RYW-1"), min_version: confirmed.version };
-    let read = app.queries.clone().get_booking(request).await.unwrap().into_inner();
+    let read =
+        app.queries.clone().get_booking(Identity::customer("cust-1").request(request)).await.unwrap().into_inner();
     assert_eq!((read.status(), read.version), (BookingStatus::Confirmed, 2));
     assert!(read.revision > 0, "the view had it");
 }
@@ -158,7 +198,10 @@ async fn a_rebuilt_view_equals_the_live_one_and_a_second_rebuild_changes_nothing
 
     let rebuilt_bucket = format!("{}-rebuilt", app.bucket);
     let request = pb::RebuildViewRequest { bucket: rebuilt_bucket.clone() };
-    let answer = app.admin.clone().rebuild_view(request).await.unwrap().into_inner();
+    let operator = Identity::new("ops-kim", &[Role::Operator]);
+    let refused = app.admin.clone().rebuild_view(Identity::customer("cust-1").request(request.clone())).await;
+    assert_eq!(refused.unwrap_err().code(), Code::PermissionDenied, "a customer may not rebuild the view");
+    let answer = app.admin.clone().rebuild_view(operator.request(request)).await.unwrap().into_inner();
     assert_eq!(answer.bucket, rebuilt_bucket);
     assert!(answer.bookings >= 3 && answer.events_read >= 15, "{answer:?}");
     for number in &numbers {
@@ -169,10 +212,15 @@ async fn a_rebuilt_view_equals_the_live_one_and_a_second_rebuild_changes_nothing
 
     // Into the live view: every entry already agrees, so no revision moves.
     let before: Vec<u64> = revisions(&app.bucket, &numbers).await;
-    app.admin.clone().rebuild_view(pb::RebuildViewRequest { bucket: String::new() }).await.unwrap();
+    app.admin.clone().rebuild_view(operator.request(pb::RebuildViewRequest { bucket: String::new() })).await.unwrap();
     assert_eq!(revisions(&app.bucket, &numbers).await, before);
 
-    let bad = app.admin.clone().rebuild_view(pb::RebuildViewRequest { bucket: "no spaces".into() }).await.unwrap_err();
+    let bad = app
+        .admin
+        .clone()
+        .rebuild_view(operator.request(pb::RebuildViewRequest { bucket: "no spaces".into() }))
+        .await
+        .unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument);
     let js = async_nats::jetstream::new(async_nats::connect(cinema_testkit::nats_url()).await.unwrap());
     js.delete_key_value(&rebuilt_bucket).await.unwrap();
