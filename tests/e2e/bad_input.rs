@@ -14,7 +14,7 @@ async fn bad_bookings_are_refused_with_reasons_and_change_nothing() -> anyhow::R
     let good = |seats: serde_json::Value| {
         json!({
             "requestId": uuid::Uuid::new_v4().to_string(),
-            "customerId": "customer-2",
+            "customerId": crate::client::CUSTOMER,
             "screeningId": screening,
             "seatIds": seats,
             "payment": {"cardToken": "tok_visa"},
@@ -26,10 +26,32 @@ async fn bad_bookings_are_refused_with_reasons_and_change_nothing() -> anyhow::R
         ("malformed seat id", good(json!(["A1"])).to_string(), 400, "seat_ids"),
         ("duplicate seat", good(json!(["A-1", "A-1"])).to_string(), 400, "listed twice"),
         ("seat outside the screen", good(json!(["Z-99"])).to_string(), 400, "Z-99"),
-        ("missing payment", json!({"requestId": "r", "customerId": "c", "screeningId": screening, "seatIds": ["A-1"]}).to_string(), 400, "payment"),
-        ("missing request id", json!({"customerId": "c", "screeningId": screening, "seatIds": ["A-1"], "payment": {"cardToken": "t"}}).to_string(), 400, "request_id"),
-        ("screening not a uuid", json!({"requestId": "r", "customerId": "c", "screeningId": "nope", "seatIds": ["A-1"], "payment": {"cardToken": "t"}}).to_string(), 400, "screening_id"),
-        ("unknown screening", json!({"requestId": "r2", "customerId": "c", "screeningId": unknown, "seatIds": ["A-1"], "payment": {"cardToken": "t"}}).to_string(), 404, "does not exist"),
+        (
+            "missing payment",
+            json!({"requestId": "r", "screeningId": screening, "seatIds": ["A-1"]}).to_string(),
+            400,
+            "payment",
+        ),
+        (
+            "missing request id",
+            json!({"screeningId": screening, "seatIds": ["A-1"], "payment": {"cardToken": "t"}}).to_string(),
+            400,
+            "request_id",
+        ),
+        (
+            "screening not a uuid",
+            json!({"requestId": "r", "screeningId": "nope", "seatIds": ["A-1"], "payment": {"cardToken": "t"}})
+                .to_string(),
+            400,
+            "screening_id",
+        ),
+        (
+            "unknown screening",
+            json!({"requestId": "r2", "screeningId": unknown, "seatIds": ["A-1"], "payment": {"cardToken": "t"}})
+                .to_string(),
+            404,
+            "does not exist",
+        ),
         ("malformed JSON", "{\"requestId\": ".to_owned(), 400, ""),
         ("wrong type", json!({"requestId": "r", "seatIds": "A-1"}).to_string(), 400, ""),
         ("unknown field", json!({"requestId": "r", "bogus": 1}).to_string(), 400, ""),
@@ -42,12 +64,12 @@ async fn bad_bookings_are_refused_with_reasons_and_change_nothing() -> anyhow::R
 
     // Other bad input on other routes.
     let negative_price = json!({"movieId": movie["movieId"], "startsAt": "2030-01-01T10:00:00Z", "price": {"currency": "KRW", "amount": "-1"}});
-    let answer = app.post("/v1/screenings", negative_price).await?;
+    let answer = app.admin_post("/v1/screenings", negative_price).await?;
     assert_eq!(answer.status, 400, "{answer:?}");
     assert!(answer.body.to_string().contains("price"), "{answer:?}");
-    let answer = app.post("/v1/movies", json!({"title": ""})).await?;
+    let answer = app.admin_post("/v1/movies", json!({"title": ""})).await?;
     assert_eq!(answer.status, 400, "{answer:?}");
-    let answer = app.post("/v1/movies", json!({"title": "x", "runningMinutes": -5})).await?;
+    let answer = app.admin_post("/v1/movies", json!({"title": "x", "runningMinutes": -5})).await?;
     assert_eq!(answer.status, 400, "{answer:?}");
     let answer = app.get("/v1/bookings/BK000000000000").await?;
     assert_eq!(answer.status, 404, "{answer:?}");

@@ -1,4 +1,6 @@
-//! A customer and an admin talking REST to the gateway, with verbs.
+//! A customer and an admin talking REST to the gateway, with verbs. Every call carries a
+//! bearer token from the stack's dev issuer: the customer's ([`CUSTOMER`]) unless told
+//! otherwise; the admin verbs carry the admin's.
 
 use std::time::Duration;
 
@@ -8,9 +10,16 @@ use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::{Value, json};
 
+/// The customer the verbs act as.
+pub const CUSTOMER: &str = "customer-1";
+
 pub struct TestApp {
     pub stack: Stack,
     http: reqwest::Client,
+    /// The bearer token of [`CUSTOMER`].
+    pub token: String,
+    /// A bearer token with the `admin` role.
+    pub admin_token: String,
 }
 
 /// What the gateway answered: HTTP status and JSON body.
@@ -34,12 +43,28 @@ impl TestApp {
 
     pub async fn spawn_with(options: StackOptions) -> anyhow::Result<Self> {
         let stack = Stack::start(options).await?;
-        Ok(Self { stack, http: reqwest::Client::new() })
+        let (token, admin_token) = (stack.customer_token(CUSTOMER), stack.admin_token());
+        Ok(Self { stack, http: reqwest::Client::new(), token, admin_token })
     }
 
+    /// A call as [`CUSTOMER`].
     pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<String>) -> anyhow::Result<Answer> {
+        self.send_as(Some(&self.token), method, path, body).await
+    }
+
+    /// A call with `token` as the bearer token (`None`: anonymous).
+    pub async fn send_as(
+        &self,
+        token: Option<&str>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<String>,
+    ) -> anyhow::Result<Answer> {
         let url = format!("{}{path}", self.stack.gateway_url());
         let mut request = self.http.request(method, url).timeout(Duration::from_secs(15));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
         if let Some(body) = body {
             request = request.header("content-type", "application/json").body(body);
         }
@@ -62,8 +87,13 @@ impl TestApp {
         self.send(reqwest::Method::DELETE, path, None).await
     }
 
+    /// A POST as the admin (registering movies, scheduling screenings).
+    pub async fn admin_post(&self, path: &str, body: Value) -> anyhow::Result<Answer> {
+        self.send_as(Some(&self.admin_token), reqwest::Method::POST, path, Some(body.to_string())).await
+    }
+
     pub async fn register_movie(&self, title: &str) -> anyhow::Result<Value> {
-        self.post("/v1/movies", json!({"title": title, "status": "MOVIE_STATUS_RUNNING", "runningMinutes": 120}))
+        self.admin_post("/v1/movies", json!({"title": title, "status": "MOVIE_STATUS_RUNNING", "runningMinutes": 120}))
             .await?
             .ok()
     }
@@ -72,7 +102,7 @@ impl TestApp {
     pub async fn schedule(&self, movie_id: &str, days_ahead: i64) -> anyhow::Result<String> {
         let starts_at = chrono_like_rfc3339(days_ahead);
         let screening = self
-            .post(
+            .admin_post(
                 "/v1/screenings",
                 json!({
                     "movieId": movie_id,
@@ -107,7 +137,7 @@ impl TestApp {
             "/v1/bookings",
             json!({
                 "requestId": uuid::Uuid::new_v4().to_string(),
-                "customerId": "customer-1",
+                "customerId": CUSTOMER,
                 "screeningId": screening_id,
                 "seatIds": seats,
                 "payment": {"cardToken": card},

@@ -4,7 +4,8 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use anyhow::{Context as _, Result, ensure};
-use cinema_tests::{GatewayPorts, Stack, StackOptions, Tools, free_port, render_gateway_config};
+use cinema_tests::auth::DevIssuer;
+use cinema_tests::{GatewayAuth, GatewayPorts, Stack, StackOptions, Tools, free_port, render_gateway_config};
 
 #[test]
 fn envoy_accepts_the_rendered_gateway_config() -> Result<()> {
@@ -12,7 +13,8 @@ fn envoy_accepts_the_rendered_gateway_config() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let descriptor = dir.path().join("cinema.pb");
     std::fs::write(&descriptor, cinema_proto::FILE_DESCRIPTOR_SET)?;
-    let ports = GatewayPorts::with(free_port()?, free_port()?, |s| s.default_port());
+    let mut ports = GatewayPorts::with(free_port()?, free_port()?, |s| s.default_port());
+    ports.auth = GatewayAuth::dev(DevIssuer::load_or_create(dir.path())?.jwks_path());
     let config = dir.path().join("gateway.yaml");
     std::fs::write(&config, render_gateway_config(&ports, &descriptor))?;
 

@@ -26,13 +26,20 @@ async fn grpcurl_lists_the_public_api_and_books_through_envoy() -> anyhow::Resul
     let screening = app.schedule(movie["movieId"].as_str().unwrap(), 6).await?;
     let request = serde_json::json!({
         "request_id": uuid::Uuid::new_v4().to_string(),
-        "customer_id": "grpcurl-customer",
         "screening_id": screening,
         "seat_ids": ["E-7"],
         "payment": {"card_token": "tok_visa"},
     });
-    let (ok, answer) =
-        grpcurl(&app, &["-d", &request.to_string(), &gateway, "cinema.booking.v1.BookingService/BookTickets"])?;
+    let book =
+        ["-d", &request.to_string(), &gateway, "cinema.booking.v1.BookingService/BookTickets"].map(str::to_owned);
+    // Without a token the gateway refuses: UNAUTHENTICATED, nothing booked.
+    let (ok, refused) = grpcurl(&app, &book.iter().map(String::as_str).collect::<Vec<_>>())?;
+    assert!(!ok && refused.contains("Unauthenticated"), "{refused}");
+    assert_eq!(app.seat_status(&screening, "E-7").await?, "SEAT_STATUS_AVAILABLE");
+    // Signed in (as the README shows): booked for the token's customer.
+    let bearer = format!("authorization: Bearer {}", app.token);
+    let signed_in: Vec<&str> = ["-H", bearer.as_str()].into_iter().chain(book.iter().map(String::as_str)).collect();
+    let (ok, answer) = grpcurl(&app, &signed_in)?;
     assert!(ok, "{answer}");
     let booked: serde_json::Value = serde_json::from_str(&answer)?;
     assert_eq!(booked["status"], "BOOKING_STATUS_CONFIRMED", "{answer}");

@@ -209,10 +209,9 @@ async fn one_booking_and_its_cancellation_seen_by_the_customer_the_channels_and_
         "{told:?}"
     );
 
-    // The view rebuilt from the streams equals the live one.
-    let mut admin = BookingViewAdminClient::new(
-        tonic::transport::Channel::from_shared(app.stack.grpc_url(Service::Reservation))?.connect().await?,
-    );
+    // The view rebuilt from the streams equals the live one (an operator, through the gateway).
+    let mut admin =
+        BookingViewAdminClient::new(app.stack.gateway_channel_as(Some(&app.stack.operator_token("ops-kim")))?);
     let rebuilt =
         admin.rebuild_view(pb::RebuildViewRequest { bucket: "booking-view-rebuilt".into() }).await?.into_inner();
     ensure!(rebuilt.bookings == 1 && rebuilt.entries_changed == 1, "{rebuilt:?}");

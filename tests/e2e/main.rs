@@ -2,6 +2,7 @@
 //!
 //! One test binary; one module per topic.
 
+mod auth;
 mod bad_input;
 mod booking;
 mod chaos;

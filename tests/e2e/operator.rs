@@ -1,5 +1,5 @@
-//! The operator's saga timeline (`SagaOperatorService`, on the orchestrator's
-//! own port): what happened to a booking that had to retry and to one that was
+//! The operator's saga timeline (`SagaOperatorService`, through the gateway with a token
+//! that holds the `operator` role): what happened to a booking that had to retry and to one that was
 //! compensated; RetryNow runs a backed-off booking at once; ForceCompensate
 //! undoes a stuck booking with the operator's reason, leaving nothing charged
 //! or held. Each ends with the invariant checker.
@@ -14,12 +14,14 @@ use cinema_proto::booking::v1::{
     saga_operator_service_client::SagaOperatorServiceClient,
 };
 use cinema_proto::common::v1::BookingStatus;
+use cinema_tests::auth::AuthChannel;
 use cinema_tests::invariants::{self, Limits};
 use cinema_tests::{Service, StackOptions, poll_until};
-use tonic::transport::Channel;
 use tonic_types::StatusExt as _;
 
-use crate::client::TestApp;
+use cinema_mesh::identity::Identity;
+
+use crate::client::{CUSTOMER, TestApp};
 
 /// A movie with one screening whose seat map is ready; returns the screening id.
 async fn screening(app: &TestApp, title: &str) -> Result<String> {
@@ -27,10 +29,15 @@ async fn screening(app: &TestApp, title: &str) -> Result<String> {
     app.schedule(movie["movieId"].as_str().context("movieId")?, 3).await
 }
 
-async fn book(channel: Channel, screening_id: &str, seat: &str, card: &str) -> Result<BookingResult, tonic::Status> {
+async fn book(
+    channel: AuthChannel,
+    screening_id: &str,
+    seat: &str,
+    card: &str,
+) -> Result<BookingResult, tonic::Status> {
     let request = BookTicketsRequest {
         request_id: uuid::Uuid::new_v4().to_string(),
-        customer_id: "customer-ops".into(),
+        customer_id: String::new(),
         screening_id: screening_id.into(),
         seat_ids: vec![seat.into()],
         payment: Some(PaymentMethod { card_token: card.into() }),
@@ -51,8 +58,9 @@ async fn only_saga(app: &TestApp) -> Result<Option<String>> {
     Ok(rows.into_iter().next().map(|r| r.booking_number))
 }
 
-fn operator(app: &TestApp) -> Result<SagaOperatorServiceClient<Channel>> {
-    Ok(SagaOperatorServiceClient::new(app.stack.channel(Service::Orchestrator)?))
+/// The operator API through the gateway, as the operator `ops-kim`.
+fn operator(app: &TestApp) -> Result<SagaOperatorServiceClient<AuthChannel>> {
+    Ok(SagaOperatorServiceClient::new(app.stack.gateway_channel_as(Some(&app.stack.operator_token("ops-kim")))?))
 }
 
 async fn timeline(app: &TestApp, number: &str) -> Result<SagaTimeline> {
@@ -68,8 +76,8 @@ async fn timeline_until(app: &TestApp, number: &str, done: impl Fn(&SagaTimeline
     .await
 }
 
-fn request(number: &str, who: &str, reason: &str) -> OperatorRequest {
-    OperatorRequest { booking_number: number.into(), operator: who.into(), reason: reason.into() }
+fn request(number: &str, reason: &str) -> OperatorRequest {
+    OperatorRequest { booking_number: number.into(), reason: reason.into() }
 }
 
 /// `(state, step, attempt, outcome, next state)` of every attempt, for exact comparisons.
@@ -170,8 +178,8 @@ async fn the_timeline_of_a_declined_booking_shows_its_compensation() -> Result<(
 
     // A finished saga: operators are told why nothing can be done.
     for status in [
-        operator(&app)?.retry_now(request(&number, "ops-kim", "try again")).await.unwrap_err(),
-        operator(&app)?.force_compensate(request(&number, "ops-kim", "undo")).await.unwrap_err(),
+        operator(&app)?.retry_now(request(&number, "try again")).await.unwrap_err(),
+        operator(&app)?.force_compensate(request(&number, "undo")).await.unwrap_err(),
     ] {
         ensure!(status.code() == tonic::Code::FailedPrecondition, "{status:?}");
         ensure!(status.get_details_error_info().is_some_and(|i| i.reason == "SAGA_FINISHED"), "{status:?}");
@@ -179,21 +187,26 @@ async fn the_timeline_of_a_declined_booking_shows_its_compensation() -> Result<(
     }
     ensure!(timeline(&app, &number).await?.audit.is_empty(), "refusals are not audited");
 
-    // The real grpcurl reaches it on the orchestrator's port (as in the README) ...
-    let port = app.stack.port(Service::Orchestrator);
+    // The real grpcurl reaches it through the gateway with an operator's token (as in
+    // the README) ...
+    let bearer = format!("authorization: Bearer {}", app.stack.operator_token("ops-kim"));
     let output = Command::new(app.stack.grpcurl_path())
-        .args(["-plaintext", "-d", &format!("{{\"booking_number\":\"{number}\"}}")])
-        .arg(format!("127.0.0.1:{port}"))
+        .args(["-plaintext", "-H", &bearer, "-d", &format!("{{\"booking_number\":\"{number}\"}}")])
+        .arg(app.stack.gateway_addr())
         .arg("cinema.booking.v1.SagaOperatorService/GetSagaTimeline")
         .output()?;
     let text = String::from_utf8_lossy(&output.stdout);
     ensure!(output.status.success(), "{text}{}", String::from_utf8_lossy(&output.stderr));
     ensure!(text.contains("STEP_OUTCOME_BUSINESS_ERROR") && text.contains("\"nextState\": \"RELEASING\""), "{text}");
-    // ... and the gateway does not route it (an HTTP 404: UNIMPLEMENTED).
-    let mut through_gateway = SagaOperatorServiceClient::new(app.stack.gateway_channel()?);
-    let refused = through_gateway.get_saga_timeline(GetSagaTimelineRequest { booking_number: number }).await;
-    let status = refused.expect_err("the operator API must not be reachable through the gateway");
-    ensure!(status.code() == tonic::Code::Unimplemented, "{status:?}");
+    // ... but a customer's token is refused by the service, and no token by the gateway.
+    for (token, code) in
+        [(Some(app.token.as_str()), tonic::Code::PermissionDenied), (None, tonic::Code::Unauthenticated)]
+    {
+        let mut client = SagaOperatorServiceClient::new(app.stack.gateway_channel_as(token)?);
+        let refused = client.get_saga_timeline(GetSagaTimelineRequest { booking_number: number.clone() }).await;
+        let status = refused.expect_err("only operators may read a saga's timeline");
+        ensure!(status.code() == code, "{status:?}");
+    }
     invariants::check(&app.stack, &Limits::default()).await?;
     app.stack.shutdown().await
 }
@@ -222,7 +235,7 @@ async fn retry_now_runs_a_backed_off_booking_at_once() -> Result<()> {
     ensure!(wait >= 50, "the next run is only {wait} s away");
 
     let asked = Instant::now();
-    let after = operator(&app)?.retry_now(request(&number, "ops-kim", "seats are back")).await?.into_inner();
+    let after = operator(&app)?.retry_now(request(&number, "seats are back")).await?.into_inner();
     let audit = after.audit.first().context("audited")?;
     ensure!(audit.action() == OperatorActionKind::RetryNow && audit.operator == "ops-kim", "{audit:?}");
     ensure!(audit.reason == "seats are back", "{audit:?}");
@@ -252,7 +265,7 @@ async fn force_compensate_rejects_a_stuck_booking_with_the_operators_reason() ->
     );
     let app = TestApp::spawn_with(options).await?;
     let screening = screening(&app, "괴물").await?;
-    let channel = app.stack.channel(Service::Orchestrator)?;
+    let channel = app.stack.channel_as(Service::Orchestrator, &Identity::customer(CUSTOMER))?;
     let booking = screening.clone();
     let call = tokio::spawn(async move { book(channel, &booking, "F-2", "tok_visa").await });
     let number = poll_until("the saga", Duration::from_secs(20), Duration::from_millis(20), || only_saga(&app)).await?;
@@ -266,7 +279,7 @@ async fn force_compensate_rejects_a_stuck_booking_with_the_operators_reason() ->
 
     let reason = "screen 3 projector is broken; the screening is cancelled";
     let asked = Instant::now();
-    let answer = operator(&app)?.force_compensate(request(&number, "ops-kim", reason)).await?.into_inner();
+    let answer = operator(&app)?.force_compensate(request(&number, reason)).await?.into_inner();
     let answered = asked.elapsed();
     let done = timeline_until(&app, &number, |t| t.terminal).await?;
     let rejected = asked.elapsed();

@@ -23,7 +23,7 @@ use crate::client::TestApp;
 fn request(screening_id: &str, seat: &str) -> BookTicketsRequest {
     BookTicketsRequest {
         request_id: uuid::Uuid::new_v4().to_string(),
-        customer_id: "flash-sale".to_owned(),
+        customer_id: String::new(),
         screening_id: screening_id.to_owned(),
         seat_ids: vec![seat.to_owned()],
         payment: Some(PaymentMethod { card_token: "tok_visa".into() }),
@@ -188,13 +188,12 @@ async fn the_gateway_rate_limit_answers_429_with_a_clear_body_and_serves_the_res
 #[tokio::test(flavor = "multi_thread")]
 async fn the_load_generator_runs_open_and_closed_loops_and_no_seat_is_sold_twice() -> Result<()> {
     let app = TestApp::spawn().await?;
-    let gateway = app.stack.gateway_url();
 
     // Modest on purpose: other tests share the two cores.
     let open = Options {
         new_screenings: 2,
         settle: Duration::from_secs(30),
-        ..Options::new(gateway.clone(), Mode::Open { rate: 15.0 }, Duration::from_secs(2))
+        ..app.stack.load_options(Mode::Open { rate: 15.0 }, Duration::from_secs(2))?
     };
     let summary = load::run(&open).await?;
     eprintln!("{}", summary.report());
@@ -212,7 +211,7 @@ async fn the_load_generator_runs_open_and_closed_loops_and_no_seat_is_sold_twice
     // Closed loop on the same screenings: whatever is left is fought over.
     let closed = Options {
         screenings: summary.screenings.clone(),
-        ..Options::new(gateway, Mode::Closed { clients: 2 }, Duration::from_secs(1))
+        ..app.stack.load_options(Mode::Closed { clients: 2 }, Duration::from_secs(1))?
     };
     let closed = load::run(&closed).await?;
     eprintln!("{}", closed.report());

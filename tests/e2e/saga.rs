@@ -5,32 +5,39 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, ensure};
+use cinema_mesh::identity::Identity;
 use cinema_proto::booking::v1::{
     BookTicketsRequest, BookingResult, CancelBookingRequest, PaymentMethod,
     booking_service_client::BookingServiceClient,
 };
 use cinema_proto::common::v1::BookingStatus;
+use cinema_tests::auth::AuthChannel;
 use cinema_tests::invariants::{self, Limits};
 use cinema_tests::{Service, StackOptions, poll_until};
 use diesel::QueryableByName;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use tonic::transport::Channel;
 
 use crate::client::TestApp;
 
 fn request(screening_id: &str, seats: &[String], request_id: &str) -> BookTicketsRequest {
     BookTicketsRequest {
         request_id: request_id.to_owned(),
-        customer_id: format!("customer-{}", &request_id[..8.min(request_id.len())]),
+        // The booking's customer is the channel's signed-in one.
+        customer_id: String::new(),
         screening_id: screening_id.to_owned(),
         seat_ids: seats.to_vec(),
         payment: Some(PaymentMethod { card_token: "tok_visa".into() }),
     }
 }
 
-async fn book(channel: Channel, request: BookTicketsRequest) -> Result<BookingResult, tonic::Status> {
+async fn book(channel: AuthChannel, request: BookTicketsRequest) -> Result<BookingResult, tonic::Status> {
     BookingServiceClient::new(channel).book_tickets(request).await.map(tonic::Response::into_inner)
+}
+
+/// Who books when a test calls the orchestrator straight (as the gateway would forward).
+fn customer() -> Identity {
+    Identity::customer(crate::client::CUSTOMER)
 }
 
 /// A movie with one screening whose seat map is ready; returns the screening id.
@@ -198,7 +205,7 @@ async fn a_killed_orchestrator_finishes_every_saga_without_charging_twice() -> R
     let options = StackOptions::for_tests().service_env(Service::Orchestrator, "CINEMA_LEASE_SECS", "1");
     let app = TestApp::spawn_with(options).await?;
     let screening = screening(&app, "헤어질 결심").await?;
-    let orchestrator = app.stack.channel(Service::Orchestrator)?;
+    let orchestrator = app.stack.channel_as(Service::Orchestrator, &customer())?;
     let mut recoveries = Vec::new();
 
     // Killed at every boundary of the booking steps, and mid-step (the
@@ -266,8 +273,11 @@ async fn a_second_replica_finishes_the_sagas_of_a_killed_one() -> Result<()> {
     let app = TestApp::spawn_with(options).await?;
     let screening = screening(&app, "올드보이").await?;
     let replica = app.stack.add_replica(Service::Orchestrator, &[]).await?;
-    let first = app.stack.channel(Service::Orchestrator)?;
-    let second = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{replica}"))?.connect_lazy();
+    let first = app.stack.channel_as(Service::Orchestrator, &customer())?;
+    let second = tonic::service::interceptor::InterceptedService::new(
+        tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{replica}"))?.connect_lazy(),
+        cinema_tests::auth::Caller::forwarded(&customer())?,
+    );
     let first_pid = app.stack.pid(Service::Orchestrator).context("orchestrator pid")?;
 
     // 24 bookings on each replica, each its own seat.
@@ -357,7 +367,7 @@ async fn expired_holds_are_released_and_never_paid_for() -> Result<()> {
 
     // The orchestrator stalls before charging; the hold expires and is swept.
     let request_id = uuid::Uuid::new_v4().to_string();
-    let orchestrator = app.stack.channel(Service::Orchestrator)?;
+    let orchestrator = app.stack.channel_as(Service::Orchestrator, &customer())?;
     let call = tokio::spawn(book(orchestrator, request(&screening, &["A-3".to_owned()], &request_id)));
     let number = wait_for_failpoint(&app, &request_id).await?;
     swept(&number).await?;
@@ -399,7 +409,7 @@ async fn expired_holds_are_released_and_never_paid_for() -> Result<()> {
     // taken: the payment is refunded and the booking REJECTED, naming the seat.
     arm(&app, "before:CONFIRMING_SEATS").await?;
     let request_id = uuid::Uuid::new_v4().to_string();
-    let orchestrator = app.stack.channel(Service::Orchestrator)?;
+    let orchestrator = app.stack.channel_as(Service::Orchestrator, &customer())?;
     let call = tokio::spawn(book(orchestrator, request(&screening, &["A-7".to_owned()], &request_id)));
     let number = wait_for_failpoint(&app, &request_id).await?;
     swept(&number).await?;

@@ -103,6 +103,38 @@ impl DevIssuer {
     }
 }
 
+/// Who every call of a channel comes from: a bearer token (through the gateway), the
+/// identity header the gateway would forward (straight to a service, as a mesh peer
+/// behind the gateway would), or nobody.
+#[derive(Clone, Debug)]
+pub struct Caller(Option<(&'static str, tonic::metadata::MetadataValue<tonic::metadata::Ascii>)>);
+
+impl Caller {
+    /// `authorization: Bearer <token>`; `None`: anonymous.
+    pub fn bearer(token: Option<&str>) -> Result<Self> {
+        let value = token.map(|t| format!("Bearer {t}").parse()).transpose().context("a token is ASCII")?;
+        Ok(Self(value.map(|v| ("authorization", v))))
+    }
+
+    /// The gateway's identity header for `identity`.
+    pub fn forwarded(identity: &cinema_mesh::identity::Identity) -> Result<Self> {
+        let value = identity.header_value().parse().context("base64url is ASCII")?;
+        Ok(Self(Some((cinema_mesh::identity::HEADER, value))))
+    }
+}
+
+impl tonic::service::Interceptor for Caller {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some((name, value)) = &self.0 {
+            request.metadata_mut().insert(*name, value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A channel whose every call comes from one [`Caller`].
+pub type AuthChannel = tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Caller>;
+
 /// What a token says.
 #[derive(Clone, Debug)]
 pub struct Claims {

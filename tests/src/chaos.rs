@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use crate::auth::AuthChannel;
 use anyhow::{Context as _, Result, bail, ensure};
 use cinema_proto::booking::v1::booking_service_client::BookingServiceClient;
 use cinema_proto::booking::v1::{BookTicketsRequest, BookingResult, PaymentMethod};
@@ -28,7 +29,6 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom as _;
 use rand::{Rng as _, SeedableRng as _};
-use tonic::transport::Channel;
 
 use crate::invariants::{self, Limits, Report};
 use crate::load::{self, Mode, Options, Summary};
@@ -230,7 +230,7 @@ impl Chaos {
     pub async fn step(&mut self, faults: &[Fault]) -> Result<Outcome> {
         // Two new screenings: one for the load, one for the faults' own probe bookings.
         // Their seat maps arrive through NATS: wait for them before any fault.
-        let admin = self.stack.gateway_channel()?;
+        let admin = self.stack.gateway_channel_as(Some(&self.stack.admin_token()))?;
         self.screenings += 2;
         let screening = load::create_screening(&admin, self.screenings).await?;
         let probes = load::create_screening(&admin, self.screenings + 1).await?;
@@ -248,7 +248,7 @@ impl Chaos {
             request_timeout: Duration::from_secs(8),
             max_in_flight: 64,
             seed: self.seed,
-            ..Options::new(self.stack.gateway_url(), Mode::Open { rate: self.settings.rate }, load_for)
+            ..self.stack.load_options(Mode::Open { rate: self.settings.rate }, load_for)?
         };
         let load = tokio::spawn(async move { load::run(&options).await });
 
@@ -649,10 +649,10 @@ async fn connect(stack: &Stack, service: Service) -> Result<AsyncPgConnection> {
         .with_context(|| format!("connecting to the {service} database"))
 }
 
-async fn book(channel: &Channel, screening: &str, seat: &str) -> Result<BookingResult> {
+async fn book(channel: &AuthChannel, screening: &str, seat: &str) -> Result<BookingResult> {
     let request = BookTicketsRequest {
         request_id: uuid::Uuid::new_v4().to_string(),
-        customer_id: "chaos-probe".into(),
+        customer_id: String::new(),
         screening_id: screening.to_owned(),
         seat_ids: vec![seat.to_owned()],
         payment: Some(PaymentMethod { card_token: "tok_visa".into() }),

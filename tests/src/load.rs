@@ -37,7 +37,10 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tonic::Code;
-use tonic::transport::{Channel, Endpoint};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Endpoint;
+
+use crate::auth::{AuthChannel, Caller};
 
 use crate::poll_until;
 
@@ -83,6 +86,12 @@ pub struct Options {
     pub progress: bool,
     /// Seeds the seat choice (a run is repeatable up to timing).
     pub seed: u64,
+    /// Who books and looks bookings up: a customer's bearer token through the gateway
+    /// (see [`crate::Stack::customer_token`]), or the forwarded identity straight to
+    /// the orchestrator.
+    pub customer: Caller,
+    /// Who registers the movies and schedules the screenings it creates (`admin`).
+    pub admin: Caller,
 }
 
 impl Options {
@@ -104,6 +113,8 @@ impl Options {
             connections: 4,
             progress: false,
             seed: 0x00c1_4e3a,
+            customer: Caller::bearer(None).expect("no token is valid"),
+            admin: Caller::bearer(None).expect("no token is valid"),
         }
     }
 
@@ -238,16 +249,18 @@ impl Summary {
 /// Runs the load described by `options` and sums it up.
 pub async fn run(options: &Options) -> Result<Summary> {
     options.check()?;
-    let connect = |url: &str| -> Result<Channel> {
-        Ok(Endpoint::from_shared(url.to_owned())
+    let connect = |url: &str, caller: &Caller| -> Result<AuthChannel> {
+        let channel = Endpoint::from_shared(url.to_owned())
             .with_context(|| format!("bad url {url}"))?
             .connect_timeout(Duration::from_secs(2))
             .tcp_nodelay(true)
-            .connect_lazy())
+            .connect_lazy();
+        Ok(InterceptedService::new(channel, caller.clone()))
     };
-    let admin = connect(&options.admin_url)?;
-    let channels: Vec<Channel> =
-        (0..options.connections).map(|_| connect(&options.booking_url)).collect::<Result<_>>()?;
+    let admin = connect(&options.admin_url, &options.admin)?;
+    let lookups = connect(&options.admin_url, &options.customer)?;
+    let channels: Vec<AuthChannel> =
+        (0..options.connections).map(|_| connect(&options.booking_url, &options.customer)).collect::<Result<_>>()?;
 
     let mut screenings = options.screenings.clone();
     if screenings.is_empty() {
@@ -326,7 +339,7 @@ pub async fn run(options: &Options) -> Result<Summary> {
         .filter(|(_, status)| *status == BookingStatus::Confirmed)
         .map(|(number, _)| number.clone())
         .collect();
-    let by_final_status = settle(&admin, &mut stats, options.settle).await;
+    let by_final_status = settle(&lookups, &mut stats, options.settle).await;
     let sent = counters.sent.load(Ordering::Relaxed);
     let answered = stats.all.len();
     let send_window = elapsed.min(options.duration).max(Duration::from_millis(1));
@@ -409,7 +422,7 @@ struct Counters {
 
 #[derive(Clone)]
 struct Sender {
-    channels: Arc<Vec<Channel>>,
+    channels: Arc<Vec<AuthChannel>>,
     targets: Arc<Vec<Target>>,
     options: Arc<Options>,
     stats: Arc<Mutex<Stats>>,
@@ -424,7 +437,8 @@ impl Sender {
         let seat_ids: Vec<String> = target.seats.choose_multiple(rng, count).cloned().collect();
         let mut request = tonic::Request::new(BookTicketsRequest {
             request_id: uuid::Uuid::new_v4().to_string(),
-            customer_id: format!("load-{}", n % 1000),
+            // The signed-in customer's.
+            customer_id: String::new(),
             screening_id: target.screening_id.clone(),
             seat_ids,
             payment: Some(PaymentMethod { card_token: self.options.card_token.clone() }),
@@ -467,7 +481,7 @@ impl Sender {
 
 /// Follows the non-terminal answers with GetBooking until each is terminal or
 /// `within` has passed; returns the count by final status.
-async fn settle(admin: &Channel, stats: &mut Stats, within: Duration) -> BTreeMap<String, u64> {
+async fn settle(lookups: &AuthChannel, stats: &mut Stats, within: Duration) -> BTreeMap<String, u64> {
     let terminal = |s: BookingStatus| {
         matches!(
             s,
@@ -475,7 +489,7 @@ async fn settle(admin: &Channel, stats: &mut Stats, within: Duration) -> BTreeMa
         )
     };
     let until = Instant::now() + within;
-    let mut client = BookingQueryServiceClient::new(admin.clone());
+    let mut client = BookingQueryServiceClient::new(lookups.clone());
     let mut open: Vec<usize> = (0..stats.booked.len()).filter(|&i| !terminal(stats.booked[i].1)).collect();
     while !open.is_empty() && Instant::now() < until {
         let mut still = Vec::new();
@@ -509,7 +523,7 @@ async fn settle(admin: &Channel, stats: &mut Stats, within: Duration) -> BTreeMa
 
 /// Registers a movie and schedules one screening of it (days ahead, so holds
 /// and show times never collide); waits until its seat map exists.
-pub async fn create_screening(admin: &Channel, n: usize) -> Result<String> {
+pub async fn create_screening(admin: &AuthChannel, n: usize) -> Result<String> {
     let mut screening = ScreeningServiceClient::new(admin.clone());
     let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
     let movie = screening
@@ -536,7 +550,7 @@ pub async fn create_screening(admin: &Channel, n: usize) -> Result<String> {
 }
 
 /// The seat ids of a screening, once its seat map exists.
-async fn seat_ids(admin: &Channel, screening_id: &str) -> Result<Vec<String>> {
+async fn seat_ids(admin: &AuthChannel, screening_id: &str) -> Result<Vec<String>> {
     let seats = SeatsServiceClient::new(admin.clone());
     let map = poll_until(
         &format!("the seat map of {screening_id}"),

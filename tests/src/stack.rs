@@ -11,10 +11,11 @@ use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-use crate::auth::DevIssuer;
+use crate::auth::{AuthChannel, Caller, DevIssuer};
 use crate::gateway::{GatewayAuth, GatewayPorts, GatewayTls, render_gateway_config};
 use crate::process::{Proc, ProcSpec, tail};
 use crate::{Service, Tools, free_port, poll_until, port_open, postgres};
+use tonic::service::interceptor::InterceptedService;
 
 /// Where the stack's Postgres comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,6 +174,9 @@ impl Procs {
         }
     }
 }
+
+/// The customer [`Stack::gateway_channel`] signs in as.
+pub const DEFAULT_CUSTOMER: &str = "customer-1";
 
 /// The whole system, running. Dropping it stops every process (and drops its databases
 /// when [`StackOptions::drop_databases`]).
@@ -446,6 +450,16 @@ impl Stack {
         self.issuer.with_roles(subject, &["operator"])
     }
 
+    /// Load through this stack's gateway, booking as a load customer and creating
+    /// screenings as the admin.
+    pub fn load_options(&self, mode: crate::load::Mode, duration: Duration) -> Result<crate::load::Options> {
+        Ok(crate::load::Options {
+            customer: Caller::bearer(Some(&self.customer_token("load-customer")))?,
+            admin: Caller::bearer(Some(&self.admin_token()))?,
+            ..crate::load::Options::new(self.gateway_url(), mode, duration)
+        })
+    }
+
     /// The stack's short random id (part of its database names).
     pub fn id(&self) -> &str {
         &self.id
@@ -480,9 +494,22 @@ impl Stack {
         Ok(Endpoint::from_shared(self.grpc_url(service)).context("service url")?.connect_lazy())
     }
 
-    /// A lazily connecting channel to the gateway.
-    pub fn gateway_channel(&self) -> Result<Channel> {
-        Ok(Endpoint::from_shared(self.gateway_url()).context("gateway url")?.connect_lazy())
+    /// A lazily connecting channel to the gateway, every call signed in as the customer
+    /// [`DEFAULT_CUSTOMER`].
+    pub fn gateway_channel(&self) -> Result<AuthChannel> {
+        self.gateway_channel_as(Some(&self.customer_token(DEFAULT_CUSTOMER)))
+    }
+
+    /// A lazily connecting channel to the gateway with `token` on every call (`None`: anonymous).
+    pub fn gateway_channel_as(&self, token: Option<&str>) -> Result<AuthChannel> {
+        let channel = Endpoint::from_shared(self.gateway_url()).context("gateway url")?.connect_lazy();
+        Ok(InterceptedService::new(channel, Caller::bearer(token)?))
+    }
+
+    /// A lazily connecting channel straight to `service` (bypassing the gateway), every
+    /// call carrying the identity the gateway would forward for `identity`.
+    pub fn channel_as(&self, service: Service, identity: &cinema_mesh::identity::Identity) -> Result<AuthChannel> {
+        Ok(InterceptedService::new(self.channel(service)?, Caller::forwarded(identity)?))
     }
 
     /// The service's own database.

@@ -1,4 +1,5 @@
-//! Demo data, loaded through the gateway's REST API (idempotent: what exists is reused).
+//! Demo data, loaded through the gateway's REST API as the admin (idempotent: what exists
+//! is reused).
 
 use anyhow::{Context as _, Result, bail};
 use chrono::{Days, FixedOffset, NaiveTime, Utc};
@@ -23,9 +24,13 @@ const MOVIES: [(&str, &str, u32); 3] = [
 /// Show times (KST) scheduled tomorrow and the day after for each RUNNING movie.
 const SHOW_TIMES: [(u32, u32); 2] = [(10, 0), (19, 30)];
 
-pub async fn load(gateway: &str) -> Result<Demo> {
+pub async fn load(gateway: &str, admin_token: &str) -> Result<Demo> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let bearer = format!("Bearer {admin_token}").parse().context("a token is a header value")?;
+    headers.insert(reqwest::header::AUTHORIZATION, bearer);
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(15))
+        .default_headers(headers)
         .build()
         .context("building an HTTP client")?;
     let existing = call(http.get(format!("{gateway}/v1/movies"))).await?;

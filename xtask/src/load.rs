@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
+use cinema_tests::auth::Caller;
 use cinema_tests::load::{self, Mode, Options};
 use cinema_tests::{Stack, StackOptions, invariants};
 
@@ -63,6 +64,14 @@ pub struct Args {
     /// With a private stack: use the binaries already built.
     #[arg(long)]
     no_build: bool,
+    /// With `--addr`: the customer's bearer token (default: one from the dev issuer of
+    /// `cargo xtask up`, for the customer `load-customer`).
+    #[arg(long)]
+    token: Option<String>,
+    /// With `--addr`: a bearer token with the `admin` role, to create screenings
+    /// (default: one from the dev issuer of `cargo xtask up`).
+    #[arg(long)]
+    admin_token: Option<String>,
 }
 
 pub async fn run(args: Args) -> Result<()> {
@@ -82,7 +91,21 @@ pub async fn run(args: Args) -> Result<()> {
             (Some(stack), url)
         }
     };
+    let base = match &stack {
+        Some(stack) => stack.load_options(mode, args.duration)?,
+        None => {
+            let issuer = crate::dev_issuer()?;
+            let token = args.token.clone().unwrap_or_else(|| issuer.customer("load-customer"));
+            let admin = args.admin_token.clone().unwrap_or_else(|| issuer.with_roles("admin", &["admin"]));
+            Options {
+                customer: Caller::bearer(Some(&token))?,
+                admin: Caller::bearer(Some(&admin))?,
+                ..Options::new(addr.clone(), mode, args.duration)
+            }
+        }
+    };
     let options = Options {
+        booking_url: addr.clone(),
         admin_url: args.admin_addr.clone().unwrap_or_else(|| addr.clone()),
         screenings: args.screenings.clone(),
         new_screenings: args.new_screenings,
@@ -95,7 +118,7 @@ pub async fn run(args: Args) -> Result<()> {
         connections: args.connections,
         progress: !args.quiet,
         seed: args.seed,
-        ..Options::new(addr.clone(), mode, args.duration)
+        ..base
     };
     eprintln!("== load against {addr} for {:?}", args.duration);
     let summary = load::run(&options).await;

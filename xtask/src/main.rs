@@ -9,6 +9,8 @@
 //!   a running stack (`--addr`) or a private one; text or JSON summary.
 //! - `chaos`: `--runs N --seed S` seeded random fault schedules on private stacks; prints
 //!   the seed of any failing run.
+//! - `token --customer ID [--role admin|operator] [--ttl 1h]`: a bearer token from the dev
+//!   issuer whose keys `up` gives the gateway (`.cinema/auth/`).
 
 mod chaos;
 mod chart;
@@ -49,6 +51,18 @@ enum Command {
     Load(Box<load::Args>),
     /// Run seeded random fault schedules under load; print the seed of any failing run.
     Chaos(chaos::Args),
+    /// Print a bearer token from the dev issuer that `cargo xtask up` trusts.
+    Token {
+        /// The customer (the token's `sub`).
+        #[arg(long)]
+        customer: String,
+        /// A role: `admin` or `operator` (repeatable).
+        #[arg(long = "role", value_parser = ["admin", "operator"])]
+        roles: Vec<String>,
+        /// How long it is valid: `30m`, `1h`, `2d` or plain seconds.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -66,6 +80,7 @@ fn main() -> ExitCode {
             .build()
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(load::run(*args))),
+        Command::Token { customer, roles, ttl } => token(&customer, &roles, &ttl),
         Command::Chaos(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -90,6 +105,24 @@ fn tools() -> Result<()> {
     if let Some(pg) = &tools.postgres_bin {
         println!("postgres    {}", pg.display());
     }
+    Ok(())
+}
+
+/// The dev issuer of `cargo xtask up` (its key is made on first use).
+fn dev_issuer() -> Result<cinema_tests::auth::DevIssuer> {
+    cinema_tests::auth::DevIssuer::load_or_create(&cinema_tests::repo_root().join(".cinema").join("auth"))
+}
+
+fn token(customer: &str, roles: &[String], ttl: &str) -> Result<()> {
+    use anyhow::Context as _;
+    anyhow::ensure!(
+        !customer.is_empty() && customer.chars().count() <= 100 && !customer.chars().any(char::is_control),
+        "--customer must be 1 to 100 printable characters"
+    );
+    let ttl = cinema_tests::auth::parse_ttl(ttl).context("--ttl")?;
+    let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+    let claims = cinema_tests::auth::Claims::new(customer).roles(&roles).ttl(ttl);
+    println!("{}", dev_issuer()?.sign(&claims));
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! `cargo xtask up`: the whole stack on the default ports until Ctrl-C.
 
 use anyhow::{Context as _, Result, bail};
+use cinema_tests::auth::Claims;
 use cinema_tests::{DatabaseChoice, NatsChoice, PortPlan, Service, Stack, StackOptions, postgres};
 
 /// Own NATS and Postgres ports, so `up` never collides with system servers.
@@ -70,7 +71,7 @@ pub async fn run(fresh: bool, build: bool) -> Result<()> {
     let stack = Stack::start(options).await?;
 
     eprintln!("== loading demo data through {}", stack.gateway_url());
-    let demo = match crate::demo::load(&stack.gateway_url()).await {
+    let demo = match crate::demo::load(&stack.gateway_url(), &stack.admin_token()).await {
         Ok(demo) => Some(demo),
         Err(e) => {
             eprintln!("   could not load demo data: {e:#}");
@@ -126,6 +127,14 @@ fn print_examples(stack: &Stack, demo: Option<&crate::demo::Demo>) {
     let (movie, screening) =
         demo.map(|d| (d.movie_id.as_str(), d.screening_id.as_str())).unwrap_or(("<movie id>", "<screening id>"));
     let customer = crate::demo::CUSTOMER_ID;
+    let issuer = stack.issuer();
+    let ttl = std::time::Duration::from_secs(24 * 3600);
+    let sign = |claims: Claims| issuer.sign(&claims.ttl(ttl));
+    println!("\n-- sign in: tokens from the dev issuer (valid 24 h; `cargo xtask token --customer <id>` makes more)");
+    println!("export TOKEN={}", sign(Claims::new(customer)));
+    println!("export ADMIN_TOKEN={}", sign(Claims::new("admin").roles(&["admin"])));
+    println!("export OPERATOR_TOKEN={}", sign(Claims::new("ops-kim").roles(&["operator"])));
+    let auth = "-H \"authorization: Bearer $TOKEN\"";
     println!("\n-- gRPC (grpcurl)");
     if !which("grpcurl")
         && let Some(dir) = stack.grpcurl_path().parent()
@@ -141,10 +150,13 @@ fn print_examples(stack: &Stack, demo: Option<&crate::demo::Demo>) {
         "{grpcurl} -plaintext -d '{{\"screeningId\":\"{screening}\"}}' {gw} cinema.seats.v1.SeatsService/GetSeatMap"
     );
     println!(
-        "{grpcurl} -plaintext -d '{{\"requestId\":\"'$(cat /proc/sys/kernel/random/uuid)'\",\"customerId\":\"{customer}\",\"screeningId\":\"{screening}\",\"seatIds\":[\"A-1\",\"A-2\"],\"payment\":{{\"cardToken\":\"tok_visa\"}}}}' {gw} cinema.booking.v1.BookingService/BookTickets"
+        "{grpcurl} -plaintext {auth} -d '{{\"requestId\":\"'$(cat /proc/sys/kernel/random/uuid)'\",\"screeningId\":\"{screening}\",\"seatIds\":[\"A-1\",\"A-2\"],\"payment\":{{\"cardToken\":\"tok_visa\"}}}}' {gw} cinema.booking.v1.BookingService/BookTickets"
     );
     println!(
-        "{grpcurl} -plaintext -d '{{\"bookingNumber\":\"<booking number>\"}}' {gw} cinema.reservation.v1.BookingQueryService/WatchBooking"
+        "{grpcurl} -plaintext {auth} -d '{{\"bookingNumber\":\"<booking number>\"}}' {gw} cinema.reservation.v1.BookingQueryService/WatchBooking"
+    );
+    println!(
+        "{grpcurl} -plaintext -H \"authorization: Bearer $OPERATOR_TOKEN\" -d '{{\"bookingNumber\":\"<booking number>\"}}' {gw} cinema.booking.v1.SagaOperatorService/GetSagaTimeline"
     );
     println!("\n-- REST (curl)");
     let base = stack.gateway_url();
@@ -152,13 +164,16 @@ fn print_examples(stack: &Stack, demo: Option<&crate::demo::Demo>) {
     println!("curl -s {base}/v1/movies/{movie}/screenings");
     println!("curl -s {base}/v1/screenings/{screening}/seats");
     println!(
-        "curl -s -X POST {base}/v1/bookings -H 'content-type: application/json' -d '{{\"requestId\":\"'$(cat /proc/sys/kernel/random/uuid)'\",\"customerId\":\"{customer}\",\"screeningId\":\"{screening}\",\"seatIds\":[\"I-5\",\"I-6\"],\"payment\":{{\"cardToken\":\"tok_visa\"}}}}'"
+        "curl -s -X POST {base}/v1/bookings {auth} -H 'content-type: application/json' -d '{{\"requestId\":\"'$(cat /proc/sys/kernel/random/uuid)'\",\"screeningId\":\"{screening}\",\"seatIds\":[\"I-5\",\"I-6\"],\"payment\":{{\"cardToken\":\"tok_visa\"}}}}'"
     );
-    println!("curl -s {base}/v1/bookings/<booking number>");
-    println!("curl -s {base}/v1/bookings/<booking number>/notifications");
-    println!("curl -s -X DELETE {base}/v1/bookings/<booking number>");
-    println!("curl -s {base}/v1/customers/{customer}/bookings");
-    println!("curl -s {base}/v1/customers/{customer}/points");
+    println!("curl -s {auth} {base}/v1/bookings/<booking number>");
+    println!("curl -s {auth} {base}/v1/bookings/<booking number>/notifications");
+    println!("curl -s -X DELETE {auth} {base}/v1/bookings/<booking number>");
+    println!("curl -s {auth} {base}/v1/customers/{customer}/bookings");
+    println!("curl -s {auth} {base}/v1/customers/{customer}/points");
+    println!(
+        "curl -s -X POST -H \"authorization: Bearer $ADMIN_TOKEN\" {base}/v1/movies -d '{{\"title\":\"듄\",\"status\":\"MOVIE_STATUS_RUNNING\",\"runningMinutes\":155}}'"
+    );
 }
 
 fn which(name: &str) -> bool {
