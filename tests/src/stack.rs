@@ -194,6 +194,11 @@ pub struct Stack {
 impl Stack {
     /// Starts everything and waits until each part is ready.
     pub async fn start(options: StackOptions) -> Result<Stack> {
+        // Built in one go with cinema-mesh (`--workspace`), reqwest has rustls without a
+        // crypto provider (mesh/src/https.rs), and a plain `reqwest::Client` panics unless
+        // one is installed: install ring, the provider the tree builds. Every client of the
+        // harness and the e2e tests is made after this. (Already installed: fine.)
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let id: String = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
         let bin_dir = match &options.bin_dir {
             Some(dir) => dir.clone(),
