@@ -19,6 +19,8 @@
 //! - [`process`]: what every service's `App` shares: connect, bind, run the
 //!   background loops beside the server, stop them all on shutdown.
 //! - [`client`]: channels to other services, with connect and request deadlines.
+//! - [`https`]: the HTTP(S) client for third parties: rustls (ring), the system's
+//!   roots plus an optional extra CA file.
 //! - [`backoff`]: how long to wait before trying again.
 //! - [`breaker`]: a circuit breaker (closed / open / half-open) as a tower layer.
 //! - [`identity`]: who is calling (the token the gateway verified), roles, owners.
@@ -35,6 +37,7 @@ pub mod bus;
 pub mod client;
 pub mod config;
 pub mod correlation;
+pub mod https;
 pub mod identity;
 pub mod inbox;
 pub mod metrics;

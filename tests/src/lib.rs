@@ -64,6 +64,14 @@ fn find_root(start: &std::path::Path) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
+/// Installs rustls's ring provider as the process default (a second call does nothing).
+/// Built in one go with cinema-mesh (`--workspace`), reqwest has rustls without a crypto
+/// provider (mesh/src/https.rs), and a plain `reqwest::Client` panics unless one is
+/// installed: the harness, the e2e tests and xtask call this before making any.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Polls `probe` every `every` until it returns `Ok(Some(v))` or `deadline` passes.
 /// `Ok(None)` means "not yet"; an `Err` aborts at once.
 pub async fn poll_until<T, F, Fut>(what: &str, deadline: Duration, every: Duration, mut probe: F) -> anyhow::Result<T>

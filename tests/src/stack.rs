@@ -204,6 +204,8 @@ pub struct Stack {
 impl Stack {
     /// Starts everything and waits until each part is ready.
     pub async fn start(options: StackOptions) -> Result<Stack> {
+        // Every client of the harness and the e2e tests is made after this.
+        crate::install_crypto_provider();
         let id: String = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
         let bin_dir = match &options.bin_dir {
             Some(dir) => dir.clone(),

@@ -67,6 +67,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    cinema_tests::install_crypto_provider();
     let result: Result<()> = match cli.command {
         Command::Up { fresh, no_build } => tokio::runtime::Builder::new_multi_thread()
             .enable_all()

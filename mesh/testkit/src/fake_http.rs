@@ -1,6 +1,7 @@
 //! A real HTTP server on 127.0.0.1:0 standing in for a third party we cannot
 //! run (the Kakao API, a webhook receiver, a partner): it records every request
-//! and answers what the test says.
+//! and answers what the test says. Plain HTTP, or HTTPS with a [`TestCa`]'s
+//! certificate.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,7 +13,11 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::tls::TestCa;
 
 /// One request as received.
 #[derive(Clone, Debug)]
@@ -59,47 +64,34 @@ impl Drop for FakeServer {
 impl FakeServer {
     /// A server answering 200 to everything until told otherwise.
     pub async fn start(path: &str) -> Self {
+        Self::listen(path, None).await
+    }
+
+    /// The same over HTTPS, with a certificate for `127.0.0.1` that `ca` signed.
+    pub async fn start_https(path: &str, ca: &TestCa) -> Self {
+        Self::listen(path, Some(ca.acceptor())).await
+    }
+
+    async fn listen(path: &str, tls: Option<TlsAcceptor>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
-        let url = format!("http://{}{path}", listener.local_addr().expect("an address"));
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}{path}", listener.local_addr().expect("an address"));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let respond: Arc<Mutex<Arc<Respond>>> = Arc::new(Mutex::new(Arc::new(|_: &Recorded| Reply::Status(200))));
         let (recorded, answer) = (requests.clone(), respond.clone());
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (recorded, answer) = (recorded.clone(), answer.clone());
+                let (recorded, answer, tls) = (recorded.clone(), answer.clone(), tls.clone());
                 tokio::spawn(async move {
-                    let service = service_fn(move |request: Request<Incoming>| {
-                        let (recorded, answer) = (recorded.clone(), answer.clone());
-                        async move {
-                            let (parts, body) = request.into_parts();
-                            let body = body.collect().await?.to_bytes();
-                            let request = Recorded {
-                                path: parts.uri.path().to_owned(),
-                                headers: parts
-                                    .headers
-                                    .iter()
-                                    .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
-                                    .collect(),
-                                body,
-                                at: Instant::now(),
-                            };
-                            let respond = answer.lock().unwrap().clone();
-                            let reply = respond(&request);
-                            recorded.lock().unwrap().push(request);
-                            let status = match reply {
-                                Reply::Status(status) => status,
-                                Reply::Hang(wait) => {
-                                    tokio::time::sleep(wait).await;
-                                    200
-                                }
-                            };
-                            let response = Response::builder().status(status).body(Full::new(Bytes::new()));
-                            Ok::<_, hyper::Error>(response.expect("a valid response"))
+                    match tls {
+                        None => serve(stream, recorded, answer).await,
+                        // A client that does not trust the certificate hangs up here.
+                        Some(tls) => {
+                            if let Ok(stream) = tls.accept(stream).await {
+                                serve(stream, recorded, answer).await;
+                            }
                         }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    }
                 });
             }
         });
@@ -123,4 +115,42 @@ impl FakeServer {
     pub fn requests_about(&self, needle: &str) -> Vec<Recorded> {
         self.requests().into_iter().filter(|r| String::from_utf8_lossy(&r.body).contains(needle)).collect()
     }
+}
+
+/// Serves one connection (plain or TLS): records each request, answers what
+/// `respond` says.
+async fn serve<S>(stream: S, recorded: Arc<Mutex<Vec<Recorded>>>, answer: Arc<Mutex<Arc<Respond>>>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request: Request<Incoming>| {
+        let (recorded, answer) = (recorded.clone(), answer.clone());
+        async move {
+            let (parts, body) = request.into_parts();
+            let body = body.collect().await?.to_bytes();
+            let request = Recorded {
+                path: parts.uri.path().to_owned(),
+                headers: parts
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+                    .collect(),
+                body,
+                at: Instant::now(),
+            };
+            let respond = answer.lock().unwrap().clone();
+            let reply = respond(&request);
+            recorded.lock().unwrap().push(request);
+            let status = match reply {
+                Reply::Status(status) => status,
+                Reply::Hang(wait) => {
+                    tokio::time::sleep(wait).await;
+                    200
+                }
+            };
+            let response = Response::builder().status(status).body(Full::new(Bytes::new()));
+            Ok::<_, hyper::Error>(response.expect("a valid response"))
+        }
+    });
+    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
 }

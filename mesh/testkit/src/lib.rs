@@ -3,11 +3,13 @@
 //! - [`TestDatabase`]: a database of the test's own on the shared Postgres,
 //!   dropped when the last handle goes.
 //! - [`nats_url`]: the shared NATS with JetStream.
-//! - [`fake_http`]: a real HTTP server standing in for a third party.
+//! - [`fake_http`]: a real HTTP (or HTTPS) server standing in for a third party.
+//! - [`tls`]: a throwaway CA and a server certificate for `127.0.0.1`.
 //! - [`eventually`]: poll with a deadline instead of sleeping.
 //! - [`run_detached`]: async clean-up from a `Drop`.
 
 pub mod fake_http;
+pub mod tls;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

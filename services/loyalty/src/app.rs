@@ -1,6 +1,9 @@
+use std::path::Path;
 use std::sync::Arc;
 
+use anyhow::Context;
 use cinema_mesh::Shutdown;
+use cinema_mesh::https::Tls;
 use cinema_mesh::process::Process;
 use cinema_proto::loyalty::v1::loyalty_service_server::LoyaltyServiceServer;
 use cinema_proto::topics::{self, Topic};
@@ -29,9 +32,11 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let percent = AccrualPercent::parse(config.accrual_percent).map_err(anyhow::Error::msg)?;
         let topic = booking_topic(&config.events_subject)?;
+        let ca_file = (!config.tls_ca_file.is_empty()).then(|| Path::new(&config.tls_ca_file));
+        let tls = Tls::load(ca_file).context("tls_ca_file (CINEMA_TLS_CA_FILE)")?;
         let process = Process::start(&config.base, "loyalty", MIGRATIONS).await?;
         let wake_relay = Arc::new(Notify::new());
-        let relay = Relay::new(process.pool.clone(), &config.partner, wake_relay.clone())?;
+        let relay = Relay::new(process.pool.clone(), &config.partner, &tls, wake_relay.clone())?;
         Ok(Self { config, process, percent, topic, relay, wake_relay })
     }
 

@@ -15,6 +15,9 @@ pub struct Config {
     /// The subject of `BookingStatusChanged` (`CINEMA_EVENTS_SUBJECT`); tests
     /// use a subject of their own under `cinema.booking.`.
     pub events_subject: String,
+    /// A PEM file of CAs that an `https://` partner URL may also chain to,
+    /// besides the system's roots (`CINEMA_TLS_CA_FILE`); empty: none.
+    pub tls_ca_file: String,
     pub partner: Partner,
 }
 
@@ -24,7 +27,7 @@ pub struct Config {
 pub struct Partner {
     /// What customers link to, e.g. `okcashbag`.
     pub id: String,
-    /// Where accruals and revocations are POSTed (http://; TLS is the egress's job).
+    /// Where accruals and revocations are POSTed (`http://` or `https://`).
     pub url: String,
     /// Sent as `Authorization: Bearer <api_key>` when not empty.
     pub api_key: String,
@@ -42,6 +45,7 @@ impl Default for Config {
             accrual_percent: 5,
             consumer: "loyalty".into(),
             events_subject: cinema_proto::topics::BOOKING_STATUS_CHANGED.subject.into(),
+            tls_ca_file: String::new(),
             partner: Partner {
                 id: String::new(),
                 url: String::new(),

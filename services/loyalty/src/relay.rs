@@ -1,4 +1,4 @@
-//! The partner relay: sends `partner_deliveries` rows to the partner's HTTP
+//! The partner relay: sends `partner_deliveries` rows to the partner's HTTP(S)
 //! endpoint until the partner has applied each one.
 //!
 //! One POST per ledger entry, JSON:
@@ -18,6 +18,7 @@ use tracing::Instrument as _;
 use anyhow::Context;
 use chrono::Utc;
 use cinema_mesh::Shutdown;
+use cinema_mesh::https::{self, Tls};
 use cinema_mesh::store::{Pool, get};
 use serde::Serialize;
 use tokio::sync::Notify;
@@ -53,18 +54,17 @@ struct Body<'a> {
 }
 
 impl Relay {
-    /// `None` when no partner is configured.
-    pub fn new(pool: Pool, partner: &config::Partner, wake: Arc<Notify>) -> anyhow::Result<Option<Self>> {
+    /// `None` when no partner is configured. HTTPS trusts what `tls` trusts.
+    pub fn new(pool: Pool, partner: &config::Partner, tls: &Tls, wake: Arc<Notify>) -> anyhow::Result<Option<Self>> {
         if partner.id.trim().is_empty() {
             return Ok(None);
         }
         anyhow::ensure!(
-            partner.url.starts_with("http://"),
-            "partner.url must be an http:// URL (TLS is terminated by the mesh's egress), not {:?}",
+            partner.url.starts_with("http://") || partner.url.starts_with("https://"),
+            "partner.url must be an http:// or https:// URL, not {:?}",
             partner.url
         );
-        let timeout = Duration::from_millis(partner.timeout_ms.max(1));
-        let http = reqwest::Client::builder().timeout(timeout).connect_timeout(timeout).build()?;
+        let http = tls.client(Duration::from_millis(partner.timeout_ms.max(1)))?;
         Ok(Some(Self { pool, http, partner: partner.clone(), wake }))
     }
 
@@ -148,6 +148,7 @@ impl Relay {
                 let status = response.status().as_u16();
                 (Answer::of(status), format!("HTTP {status}"))
             }
+            Err(e) if let Some(tls) = https::tls_failure(&e) => (Answer::Retry, format!("TLS: {tls}")),
             Err(e) if e.is_timeout() => (Answer::Retry, "timed out".into()),
             Err(e) if e.is_connect() => (Answer::Retry, "could not connect".into()),
             Err(e) => (Answer::Retry, format!("request failed: {e}")),

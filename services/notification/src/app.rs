@@ -1,6 +1,9 @@
+use std::path::Path;
 use std::time::Duration;
 
+use anyhow::Context;
 use cinema_mesh::Shutdown;
+use cinema_mesh::https::Tls;
 use cinema_mesh::process::Process;
 use cinema_proto::notification::v1::notification_service_server::NotificationServiceServer;
 use cinema_proto::topics::{self, Topic};
@@ -22,7 +25,9 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let channels = channel::parse_all(&config)?;
+        let ca_file = (!config.tls_ca_file.is_empty()).then(|| Path::new(&config.tls_ca_file));
+        let tls = Tls::load(ca_file).context("tls_ca_file (CINEMA_TLS_CA_FILE)")?;
+        let channels = channel::parse_all(&config, &tls)?;
         let topic = booking_topic(&config.events_subject)?;
         let process = Process::start(&config.base, "notification", MIGRATIONS).await?;
         Ok(Self { config, process, channels, topic })

@@ -1,15 +1,17 @@
 //! Where a notification goes: `log`, `kakao` (an Alimtalk-style HTTP API) and
-//! `webhook` (a signed JSON POST). One name and one `deliver` arm each.
+//! `webhook` (a signed JSON POST). One name and one `deliver` arm each. Both
+//! HTTP channels take `http://` or `https://` URLs (see [`cinema_mesh::https`]).
 //!
 //! A send either succeeds (any 2xx), fails for now ([`Failure::Retry`]: a
-//! timeout, a refused connection, 5xx, 429, ...) or fails for good
-//! ([`Failure::Permanent`]: see [`domain::is_permanent`]). Every request
+//! timeout, a refused connection, an untrusted certificate, 5xx, 429, ...) or
+//! fails for good ([`Failure::Permanent`]: see [`domain::is_permanent`]). Every request
 //! carries `Idempotency-Key: <event id>`: a send whose answer was lost is
 //! sent again, and the receiver dedupes on the key.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use cinema_mesh::https::{self, Tls};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -71,15 +73,15 @@ pub struct Webhook {
 }
 
 impl Channel {
-    /// Builds a configured channel by name.
-    pub fn parse(name: &str, config: &Config) -> anyhow::Result<Self> {
+    /// Builds a configured channel by name; HTTPS trusts what `tls` trusts.
+    pub fn parse(name: &str, config: &Config, tls: &Tls) -> anyhow::Result<Self> {
         match name.trim() {
             "log" => Ok(Self::Log),
             "kakao" => {
                 let k = &config.kakao;
                 anyhow::ensure!(!k.sender_key.trim().is_empty(), "the kakao channel needs kakao.sender_key");
                 Ok(Self::Kakao(Kakao {
-                    http: client(&k.url, k.timeout_ms, "kakao.url")?,
+                    http: client(&k.url, k.timeout_ms, "kakao.url", tls)?,
                     timeout: Duration::from_millis(k.timeout_ms),
                     url: k.url.clone(),
                     sender_key: k.sender_key.clone(),
@@ -91,7 +93,7 @@ impl Channel {
                 let w = &config.webhook;
                 anyhow::ensure!(w.secret.len() >= 16, "the webhook channel needs webhook.secret of 16 bytes or more");
                 Ok(Self::Webhook(Webhook {
-                    http: client(&w.url, w.timeout_ms, "webhook.url")?,
+                    http: client(&w.url, w.timeout_ms, "webhook.url", tls)?,
                     timeout: Duration::from_millis(w.timeout_ms),
                     url: w.url.clone(),
                     secret: w.secret.clone(),
@@ -229,13 +231,12 @@ impl Webhook {
     }
 }
 
-fn client(url: &str, timeout_ms: u64, key: &str) -> anyhow::Result<reqwest::Client> {
+fn client(url: &str, timeout_ms: u64, key: &str, tls: &Tls) -> anyhow::Result<reqwest::Client> {
     anyhow::ensure!(
-        url.starts_with("http://"),
-        "{key} must be an http:// URL (TLS is terminated by the mesh's egress), not {url:?}"
+        url.starts_with("http://") || url.starts_with("https://"),
+        "{key} must be an http:// or https:// URL, not {url:?}"
     );
-    let timeout = Duration::from_millis(timeout_ms.max(1));
-    Ok(reqwest::Client::builder().timeout(timeout).connect_timeout(timeout).build()?)
+    tls.client(Duration::from_millis(timeout_ms.max(1)))
 }
 
 /// Sends and classifies the answer.
@@ -246,6 +247,7 @@ async fn send(mut request: reqwest::RequestBuilder) -> Result<(), Failure> {
     }
     let response = request.send().await.map_err(|e| {
         Failure::Retry(match () {
+            _ if let Some(tls) = https::tls_failure(&e) => format!("TLS: {tls}"),
             _ if e.is_timeout() => "timed out".to_owned(),
             _ if e.is_connect() => "could not connect".to_owned(),
             _ => format!("request failed: {e}"),
@@ -266,10 +268,10 @@ async fn send(mut request: reqwest::RequestBuilder) -> Result<(), Failure> {
 }
 
 /// Builds the configured channels: at least one, no unknown names, no duplicates.
-pub fn parse_all(config: &Config) -> anyhow::Result<Vec<Channel>> {
+pub fn parse_all(config: &Config, tls: &Tls) -> anyhow::Result<Vec<Channel>> {
     let mut channels: Vec<Channel> = Vec::new();
     for name in &config.channels {
-        let channel = Channel::parse(name, config)?;
+        let channel = Channel::parse(name, config, tls)?;
         if !channels.iter().any(|c| c.name() == channel.name()) {
             channels.push(channel);
         }
@@ -289,6 +291,10 @@ mod tests {
         config.webhook.url = "http://127.0.0.1:9/hook".into();
         config.webhook.secret = "0123456789abcdef".into();
         config
+    }
+
+    fn parse_all(config: &Config) -> anyhow::Result<Vec<Channel>> {
+        super::parse_all(config, &Tls::load(None).unwrap())
     }
 
     fn names(channels: &[Channel]) -> Vec<&'static str> {
@@ -311,14 +317,23 @@ mod tests {
         let mut short_secret = config(&["webhook"]);
         short_secret.webhook.secret = "short".into();
         assert!(parse_all(&short_secret).is_err());
-        let mut tls = config(&["webhook"]);
-        tls.webhook.url = "https://example.com/hook".into();
-        assert!(parse_all(&tls).is_err());
+        let mut not_http = config(&["webhook"]);
+        not_http.webhook.url = "ftp://example.com/hook".into();
+        assert!(parse_all(&not_http).is_err());
+    }
+
+    #[test]
+    fn takes_https_urls() {
+        let mut https = config(&["kakao", "webhook"]);
+        https.kakao.url = "https://alimtalk.example.com/v2/messages".into();
+        https.webhook.url = "https://example.com/hook".into();
+        assert_eq!(names(&parse_all(&https).unwrap()), ["kakao", "webhook"]);
     }
 
     #[test]
     fn every_status_has_its_template() {
-        let Channel::Kakao(kakao) = Channel::parse("kakao", &config(&[])).unwrap() else { panic!("kakao") };
+        let tls = Tls::load(None).unwrap();
+        let Channel::Kakao(kakao) = Channel::parse("kakao", &config(&[]), &tls).unwrap() else { panic!("kakao") };
         let codes: Vec<&str> = Notified::ALL.iter().map(|&s| kakao.template(s)).collect();
         assert_eq!(
             codes,

@@ -22,6 +22,9 @@ pub struct Config {
     /// The subject of `BookingStatusChanged` (`CINEMA_EVENTS_SUBJECT`); tests
     /// use a subject of their own under `cinema.booking.`.
     pub events_subject: String,
+    /// A PEM file of CAs that `https://` kakao and webhook URLs may also chain to,
+    /// besides the system's roots (`CINEMA_TLS_CA_FILE`); empty: none.
+    pub tls_ca_file: String,
     pub kakao: Kakao,
     pub webhook: Webhook,
 }
@@ -29,7 +32,7 @@ pub struct Config {
 /// The KakaoTalk Alimtalk-style provider (`CINEMA_KAKAO__*`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Kakao {
-    /// The send endpoint, e.g. `http://alimtalk.internal/v2/messages`.
+    /// The send endpoint, e.g. `https://alimtalk.example.com/v2/messages`.
     pub url: String,
     /// The sender profile key the provider issued.
     pub sender_key: String,
@@ -71,6 +74,7 @@ impl Default for Config {
             retry_max_ms: 60_000,
             consumer: "notification".into(),
             events_subject: cinema_proto::topics::BOOKING_STATUS_CHANGED.subject.into(),
+            tls_ca_file: String::new(),
             kakao: Kakao {
                 url: String::new(),
                 sender_key: String::new(),

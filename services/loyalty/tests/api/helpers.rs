@@ -2,6 +2,7 @@ use cinema_mesh::identity::Identity;
 pub use cinema_testkit::eventually;
 use cinema_testkit::{TestDatabase, nats_url};
 use std::collections::{HashMap, VecDeque};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use prost::Message;
 use tonic::transport::Channel;
 
 use cinema_testkit::fake_http::{FakeServer, Recorded, Reply};
+use cinema_testkit::tls::TestCa;
 
 pub const PARTNER: &str = "okcashbag";
 pub const API_KEY: &str = "partner-api-key";
@@ -33,6 +35,7 @@ pub struct TestApp {
     shutdown: Shutdown,
     database: Arc<TestDatabase>,
     partner_url: String,
+    tls_ca_file: String,
     /// Only the first app on a database drops it (and purges the subject).
     owner: bool,
 }
@@ -56,12 +59,24 @@ impl Drop for TestApp {
 }
 
 pub async fn spawn_app(partner_url: &str) -> TestApp {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let subject = format!("cinema.booking.test_{id}.status_changed");
-    start(partner_url.into(), Arc::new(TestDatabase::new("loyalty")), subject, true).await
+    spawn_app_trusting(partner_url, None).await
 }
 
-async fn start(partner_url: String, database: Arc<TestDatabase>, subject: String, owner: bool) -> TestApp {
+/// The same, with an extra CA that an `https://` partner URL may chain to.
+pub async fn spawn_app_trusting(partner_url: &str, tls_ca_file: Option<&Path>) -> TestApp {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let subject = format!("cinema.booking.test_{id}.status_changed");
+    let tls_ca_file = tls_ca_file.map(|path| path.display().to_string()).unwrap_or_default();
+    start(partner_url.into(), tls_ca_file, Arc::new(TestDatabase::new("loyalty")), subject, true).await
+}
+
+async fn start(
+    partner_url: String,
+    tls_ca_file: String,
+    database: Arc<TestDatabase>,
+    subject: String,
+    owner: bool,
+) -> TestApp {
     let durable = format!("loyalty_test_{}", uuid::Uuid::new_v4().simple());
     let mut config = Config::default();
     config.base.listen_addr = "127.0.0.1:0".into();
@@ -69,6 +84,7 @@ async fn start(partner_url: String, database: Arc<TestDatabase>, subject: String
     config.base.nats_url = nats_url();
     config.consumer = durable.clone();
     config.events_subject = subject.clone();
+    config.tls_ca_file = tls_ca_file.clone();
     config.partner.id = PARTNER.into();
     config.partner.url = partner_url.clone();
     config.partner.api_key = API_KEY.into();
@@ -87,7 +103,8 @@ async fn start(partner_url: String, database: Arc<TestDatabase>, subject: String
         .ensure_streams()
         .await
         .expect("create the streams");
-    TestApp { client: LoyaltyServiceClient::new(channel), subject, durable, js, shutdown, database, partner_url, owner }
+    let client = LoyaltyServiceClient::new(channel);
+    TestApp { client, subject, durable, js, shutdown, database, partner_url, tls_ca_file, owner }
 }
 
 /// A status change of a booking paid `amount` KRW.
@@ -135,7 +152,8 @@ impl TestApp {
     /// Another app on this one's database and subject, with a new durable
     /// consumer: it reads the subject from the start.
     pub async fn replica(&self) -> TestApp {
-        start(self.partner_url.clone(), self.database.clone(), self.subject.clone(), false).await
+        let (partner_url, tls_ca_file) = (self.partner_url.clone(), self.tls_ca_file.clone());
+        start(partner_url, tls_ca_file, self.database.clone(), self.subject.clone(), false).await
     }
 
     pub async fn publish(&self, event: &BookingStatusChanged) -> Envelope {
@@ -252,7 +270,15 @@ struct PartnerState {
 
 impl FakePartner {
     pub async fn start() -> Self {
-        let server = FakeServer::start("/v1/accruals").await;
+        Self::serving(FakeServer::start("/v1/accruals").await)
+    }
+
+    /// The same over HTTPS, with a certificate `ca` signed.
+    pub async fn start_https(ca: &TestCa) -> Self {
+        Self::serving(FakeServer::start_https("/v1/accruals", ca).await)
+    }
+
+    fn serving(server: FakeServer) -> Self {
         let state = Arc::new(Mutex::new(PartnerState::default()));
         let shared = state.clone();
         server.respond_with(move |request: &Recorded| {

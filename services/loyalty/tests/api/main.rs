@@ -6,4 +6,5 @@
 
 mod consumer;
 mod helpers;
+mod https;
 mod partner;

@@ -1,6 +1,7 @@
 use cinema_mesh::identity::Identity;
 pub use cinema_testkit::eventually;
 use cinema_testkit::{TestDatabase, nats_url};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,11 +27,20 @@ pub struct Setup<'a> {
     pub webhook_url: &'a str,
     pub max_attempts: u32,
     pub retry_base_ms: u64,
+    /// The extra CA that `https://` URLs may chain to.
+    pub tls_ca_file: Option<&'a Path>,
 }
 
 impl Default for Setup<'_> {
     fn default() -> Self {
-        Self { channels: &["log"], kakao_url: "", webhook_url: "", max_attempts: 5, retry_base_ms: 50 }
+        Self {
+            channels: &["log"],
+            kakao_url: "",
+            webhook_url: "",
+            max_attempts: 5,
+            retry_base_ms: 50,
+            tls_ca_file: None,
+        }
     }
 }
 
@@ -84,6 +94,7 @@ async fn start(setup: Setup<'_>, database: Arc<TestDatabase>, subject: String, o
     config.retry_max_ms = 400;
     config.consumer = durable.clone();
     config.events_subject = subject.clone();
+    config.tls_ca_file = setup.tls_ca_file.map(|path| path.display().to_string()).unwrap_or_default();
     config.kakao.url = setup.kakao_url.into();
     config.kakao.sender_key = SENDER_KEY.into();
     config.kakao.timeout_ms = 500;

@@ -7,4 +7,5 @@
 mod channels;
 mod consumer;
 mod helpers;
+mod https;
 mod retries;
