@@ -23,7 +23,10 @@ const PROTOS: &[&str] = &[
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // At run time, not `env!`: clones sharing one target dir share this script's binary
+    // (cargo fingerprints workspace members by relative path), and a path compiled in
+    // would read the other clone's contracts.
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
     // Relative to this package: clones sharing one target dir (CI runs a fresh
     // clone beside the working copy) then each watch their own files. Absolute
     // paths would make a build in one clone fresh for the other's edits.
