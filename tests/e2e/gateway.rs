@@ -76,3 +76,38 @@ async fn rest_is_transcoded_and_unknown_paths_are_404() -> Result<()> {
     }
     stack.shutdown().await
 }
+
+/// `cargo xtask up --tls`: the gateway terminates TLS with a certificate from a local CA;
+/// curl-like clients and the real grpcurl trust that CA, plaintext is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_gateway_terminates_tls_with_the_local_ca() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let ca = cinema_tests::tls::LocalCa::load_or_create(dir.path())?;
+    let again = cinema_tests::tls::LocalCa::load_or_create(dir.path())?;
+    ensure!(std::fs::read(ca.ca_file())? == std::fs::read(again.ca_file())?, "the CA is kept between runs");
+    let stack = Stack::start(StackOptions { gateway_tls: Some(ca.gateway()), ..StackOptions::for_tests() }).await?;
+    let gateway = stack.gateway_url();
+    ensure!(gateway.starts_with("https://localhost:"), "{gateway}");
+
+    let trusting = cinema_mesh::https::Tls::load(Some(&ca.ca_file()))?.client(std::time::Duration::from_secs(10))?;
+    let movies = trusting.get(format!("{gateway}/v1/movies")).send().await?;
+    ensure!(movies.status() == 200, "GET /v1/movies over TLS: {}", movies.status());
+    let booking = trusting.get(format!("{gateway}/v1/bookings/BK000000000000")).send().await?;
+    ensure!(booking.status() == 401, "sign-in still applies over TLS: {}", booking.status());
+    let untrusting = cinema_mesh::https::Tls::load(None)?.client(std::time::Duration::from_secs(10))?;
+    ensure!(untrusting.get(format!("{gateway}/v1/movies")).send().await.is_err(), "an unknown CA must not be trusted");
+    let plaintext = reqwest::Client::new().get(gateway.replace("https://", "http://") + "/v1/movies").send().await;
+    ensure!(plaintext.map_or(true, |r| !r.status().is_success()), "plaintext must not be served");
+
+    let output = Command::new(stack.grpcurl_path())
+        .arg("-cacert")
+        .arg(ca.ca_file())
+        .args([
+            &stack.gateway_addr().replace("127.0.0.1", "localhost"),
+            "cinema.screening.v1.ScreeningService/ListMovies",
+        ])
+        .output()
+        .context("running grpcurl")?;
+    ensure!(output.status.success(), "grpcurl over TLS: {}", String::from_utf8_lossy(&output.stderr));
+    stack.shutdown().await
+}

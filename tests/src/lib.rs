@@ -18,6 +18,7 @@
 //! - [`chaos`]: faults (kill -9, payment / seats / NATS / Postgres down, a paused
 //!   orchestrator, slow payment) under load, each checked by the invariants; seeded random
 //!   schedules behind `cargo xtask chaos`.
+//! - [`tls`]: a local CA and the gateway's certificate (`cargo xtask up --tls`).
 //! - [`stack`]: [`Stack`], which starts NATS, Postgres, every service and Envoy on free (or
 //!   fixed) ports, waits until each is ready, and can kill / restart / supervise services.
 //!
@@ -32,6 +33,7 @@ pub mod postgres;
 pub mod process;
 pub mod service;
 pub mod stack;
+pub mod tls;
 pub mod tools;
 
 pub use gateway::{GatewayAuth, GatewayPorts, GatewayTls, RateLimit, render_gateway_config};

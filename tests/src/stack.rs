@@ -199,6 +199,8 @@ pub struct Stack {
     supervisor: Option<tokio::task::JoinHandle<()>>,
     /// Signs the bearer tokens the gateway accepts.
     issuer: Arc<DevIssuer>,
+    /// The gateway terminates TLS.
+    gateway_tls: bool,
 }
 
 impl Stack {
@@ -305,6 +307,7 @@ impl Stack {
             procs,
             supervisor: None,
             issuer,
+            gateway_tls: options.gateway_tls.is_some(),
         };
 
         // NATS and Postgres start concurrently; we wait for both.
@@ -467,9 +470,14 @@ impl Stack {
         &self.id
     }
 
-    /// The Envoy gateway: `http://127.0.0.1:<port>` (gRPC, gRPC-Web and REST).
+    /// The Envoy gateway: `http://127.0.0.1:<port>`, or `https://localhost:<port>` with TLS
+    /// (gRPC, gRPC-Web and REST).
     pub fn gateway_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.gateway_port)
+        match self.gateway_tls {
+            // The name the local certificate is for.
+            true => format!("https://localhost:{}", self.gateway_port),
+            false => format!("http://127.0.0.1:{}", self.gateway_port),
+        }
     }
 
     /// `127.0.0.1:<port>` of the gateway (for grpcurl).

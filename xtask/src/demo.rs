@@ -24,15 +24,12 @@ const MOVIES: [(&str, &str, u32); 3] = [
 /// Show times (KST) scheduled tomorrow and the day after for each RUNNING movie.
 const SHOW_TIMES: [(u32, u32); 2] = [(10, 0), (19, 30)];
 
-pub async fn load(gateway: &str, admin_token: &str) -> Result<Demo> {
-    let mut headers = reqwest::header::HeaderMap::new();
-    let bearer = format!("Bearer {admin_token}").parse().context("a token is a header value")?;
-    headers.insert(reqwest::header::AUTHORIZATION, bearer);
-    let http = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(15))
-        .default_headers(headers)
-        .build()
-        .context("building an HTTP client")?;
+/// Loads the demo data through `gateway` as the admin; `ca`: the CA its TLS certificate
+/// comes from (`cargo xtask up --tls`).
+pub async fn load(gateway: &str, admin_token: &str, ca: Option<&std::path::Path>) -> Result<Demo> {
+    let tls = cinema_mesh::https::Tls::load(ca).context("the gateway's CA")?;
+    let client = tls.client(std::time::Duration::from_secs(15)).context("building an HTTP client")?;
+    let http = Admin { client, token: admin_token };
     let existing = call(http.get(format!("{gateway}/v1/movies"))).await?;
     let mut first: Option<Demo> = None;
 
@@ -109,6 +106,22 @@ async fn call(request: reqwest::RequestBuilder) -> Result<Value> {
         bail!("{url}: HTTP {status}: {body}");
     }
     serde_json::from_str(&body).with_context(|| format!("{url}: not JSON: {body}"))
+}
+
+/// Every request carries the admin's token.
+struct Admin<'a> {
+    client: reqwest::Client,
+    token: &'a str,
+}
+
+impl Admin<'_> {
+    fn get(&self, url: String) -> reqwest::RequestBuilder {
+        self.client.get(url).bearer_auth(self.token)
+    }
+
+    fn post(&self, url: String) -> reqwest::RequestBuilder {
+        self.client.post(url).bearer_auth(self.token)
+    }
 }
 
 fn string(value: &Value, field: &str) -> Result<String> {

@@ -1,6 +1,6 @@
 //! `cargo xtask`: the dev workflow.
 //!
-//! - `up [--fresh]`: build, provision the engines, run the whole stack on the default ports
+//! - `up [--fresh] [--tls]`: build, provision the engines, run the whole stack on the default ports
 //!   with state under `<repo>/.cinema/`, load demo data, print examples, supervise; Ctrl-C
 //!   stops everything.
 //! - `test`: fmt, clippy, build, provision, then nextest (or `cargo test`).
@@ -42,6 +42,10 @@ enum Command {
         /// Use the binaries already built (skip `cargo build --workspace --bins`).
         #[arg(long)]
         no_build: bool,
+        /// Serve the gateway over TLS, with a certificate from a local CA
+        /// (`.cinema/tls/ca.pem`: trust it with `curl --cacert` / `grpcurl -cacert`).
+        #[arg(long)]
+        tls: bool,
     },
     /// The CI gate: fmt, clippy, build, provision tools, tests.
     Test,
@@ -69,11 +73,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     cinema_tests::install_crypto_provider();
     let result: Result<()> = match cli.command {
-        Command::Up { fresh, no_build } => tokio::runtime::Builder::new_multi_thread()
+        Command::Up { fresh, no_build, tls } => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(up::run(fresh, !no_build))),
+            .and_then(|rt| rt.block_on(up::run(fresh, !no_build, tls))),
         Command::Test => test::run(),
         Command::Tools => tools(),
         Command::Load(args) => tokio::runtime::Builder::new_multi_thread()

@@ -9,7 +9,7 @@ const NATS_PORT: u16 = 4223;
 const NATS_MONITOR_PORT: u16 = 8223;
 const POSTGRES_PORT: u16 = 5433;
 
-pub async fn run(fresh: bool, build: bool) -> Result<()> {
+pub async fn run(fresh: bool, build: bool, tls: bool) -> Result<()> {
     let root = cinema_tests::repo_root();
     let state = root.join(".cinema");
 
@@ -52,6 +52,10 @@ pub async fn run(fresh: bool, build: bool) -> Result<()> {
         }
     }
 
+    let local_ca = match tls {
+        true => Some(cinema_tests::tls::LocalCa::load_or_create(&state.join("tls"))?),
+        false => None,
+    };
     eprintln!("== starting the stack (state and logs in {})", state.display());
     let options = StackOptions {
         ports: PortPlan::Defaults,
@@ -63,6 +67,7 @@ pub async fn run(fresh: bool, build: bool) -> Result<()> {
         supervise: true,
         gateway: true,
         rust_log: env("RUST_LOG").unwrap_or_else(|| "info".to_owned()),
+        gateway_tls: local_ca.as_ref().map(|ca| ca.gateway()),
         ..StackOptions::for_tests()
     };
     let options = Service::ALL.into_iter().fold(options, |options, service| {
@@ -71,14 +76,15 @@ pub async fn run(fresh: bool, build: bool) -> Result<()> {
     let stack = Stack::start(options).await?;
 
     eprintln!("== loading demo data through {}", stack.gateway_url());
-    let demo = match crate::demo::load(&stack.gateway_url(), &stack.admin_token()).await {
+    let ca = local_ca.as_ref().map(|ca| ca.ca_file());
+    let demo = match crate::demo::load(&stack.gateway_url(), &stack.admin_token(), ca.as_deref()).await {
         Ok(demo) => Some(demo),
         Err(e) => {
             eprintln!("   could not load demo data: {e:#}");
             None
         }
     };
-    print_examples(&stack, demo.as_ref());
+    print_examples(&stack, demo.as_ref(), ca);
 
     eprintln!("\n== running; Ctrl-C stops everything");
     wait_for_stop_signal().await?;
@@ -102,9 +108,16 @@ async fn wait_for_stop_signal() -> Result<()> {
     }
 }
 
-fn print_examples(stack: &Stack, demo: Option<&crate::demo::Demo>) {
-    let gw = stack.gateway_addr();
-    let grpcurl = "grpcurl";
+fn print_examples(stack: &Stack, demo: Option<&crate::demo::Demo>, ca: Option<std::path::PathBuf>) {
+    // With TLS: the name on the certificate, and the CA to trust.
+    let (gw, grpcurl, curl) = match &ca {
+        Some(ca) => (
+            stack.gateway_addr().replace("127.0.0.1", "localhost"),
+            format!("grpcurl -cacert {}", ca.display()),
+            format!("curl --cacert {}", ca.display()),
+        ),
+        None => (stack.gateway_addr(), "grpcurl -plaintext".to_owned(), "curl".to_owned()),
+    };
     println!("\n== cinema is up");
     println!("gateway       {}  (gRPC, gRPC-Web, REST)", stack.gateway_url());
     println!("envoy admin   {}", stack.gateway_admin_url());
@@ -141,38 +154,34 @@ fn print_examples(stack: &Stack, demo: Option<&crate::demo::Demo>) {
     {
         println!("export PATH={}:$PATH", dir.display());
     }
-    println!("{grpcurl} -plaintext {gw} list");
-    println!("{grpcurl} -plaintext {gw} cinema.screening.v1.ScreeningService/ListMovies");
+    println!("{grpcurl} {gw} list");
+    println!("{grpcurl} {gw} cinema.screening.v1.ScreeningService/ListMovies");
+    println!("{grpcurl} -d '{{\"movieId\":\"{movie}\"}}' {gw} cinema.screening.v1.ScreeningService/ListScreenings");
+    println!("{grpcurl} -d '{{\"screeningId\":\"{screening}\"}}' {gw} cinema.seats.v1.SeatsService/GetSeatMap");
     println!(
-        "{grpcurl} -plaintext -d '{{\"movieId\":\"{movie}\"}}' {gw} cinema.screening.v1.ScreeningService/ListScreenings"
+        "{grpcurl} {auth} -d '{{\"requestId\":\"'$(cat /proc/sys/kernel/random/uuid)'\",\"screeningId\":\"{screening}\",\"seatIds\":[\"A-1\",\"A-2\"],\"payment\":{{\"cardToken\":\"tok_visa\"}}}}' {gw} cinema.booking.v1.BookingService/BookTickets"
     );
     println!(
-        "{grpcurl} -plaintext -d '{{\"screeningId\":\"{screening}\"}}' {gw} cinema.seats.v1.SeatsService/GetSeatMap"
+        "{grpcurl} {auth} -d '{{\"bookingNumber\":\"<booking number>\"}}' {gw} cinema.reservation.v1.BookingQueryService/WatchBooking"
     );
     println!(
-        "{grpcurl} -plaintext {auth} -d '{{\"requestId\":\"'$(cat /proc/sys/kernel/random/uuid)'\",\"screeningId\":\"{screening}\",\"seatIds\":[\"A-1\",\"A-2\"],\"payment\":{{\"cardToken\":\"tok_visa\"}}}}' {gw} cinema.booking.v1.BookingService/BookTickets"
-    );
-    println!(
-        "{grpcurl} -plaintext {auth} -d '{{\"bookingNumber\":\"<booking number>\"}}' {gw} cinema.reservation.v1.BookingQueryService/WatchBooking"
-    );
-    println!(
-        "{grpcurl} -plaintext -H \"authorization: Bearer $OPERATOR_TOKEN\" -d '{{\"bookingNumber\":\"<booking number>\"}}' {gw} cinema.booking.v1.SagaOperatorService/GetSagaTimeline"
+        "{grpcurl} -H \"authorization: Bearer $OPERATOR_TOKEN\" -d '{{\"bookingNumber\":\"<booking number>\"}}' {gw} cinema.booking.v1.SagaOperatorService/GetSagaTimeline"
     );
     println!("\n-- REST (curl)");
     let base = stack.gateway_url();
-    println!("curl -s {base}/v1/movies");
-    println!("curl -s {base}/v1/movies/{movie}/screenings");
-    println!("curl -s {base}/v1/screenings/{screening}/seats");
+    println!("{curl} -s {base}/v1/movies");
+    println!("{curl} -s {base}/v1/movies/{movie}/screenings");
+    println!("{curl} -s {base}/v1/screenings/{screening}/seats");
     println!(
-        "curl -s -X POST {base}/v1/bookings {auth} -H 'content-type: application/json' -d '{{\"requestId\":\"'$(cat /proc/sys/kernel/random/uuid)'\",\"screeningId\":\"{screening}\",\"seatIds\":[\"I-5\",\"I-6\"],\"payment\":{{\"cardToken\":\"tok_visa\"}}}}'"
+        "{curl} -s -X POST {base}/v1/bookings {auth} -H 'content-type: application/json' -d '{{\"requestId\":\"'$(cat /proc/sys/kernel/random/uuid)'\",\"screeningId\":\"{screening}\",\"seatIds\":[\"I-5\",\"I-6\"],\"payment\":{{\"cardToken\":\"tok_visa\"}}}}'"
     );
-    println!("curl -s {auth} {base}/v1/bookings/<booking number>");
-    println!("curl -s {auth} {base}/v1/bookings/<booking number>/notifications");
-    println!("curl -s -X DELETE {auth} {base}/v1/bookings/<booking number>");
-    println!("curl -s {auth} {base}/v1/customers/{customer}/bookings");
-    println!("curl -s {auth} {base}/v1/customers/{customer}/points");
+    println!("{curl} -s {auth} {base}/v1/bookings/<booking number>");
+    println!("{curl} -s {auth} {base}/v1/bookings/<booking number>/notifications");
+    println!("{curl} -s -X DELETE {auth} {base}/v1/bookings/<booking number>");
+    println!("{curl} -s {auth} {base}/v1/customers/{customer}/bookings");
+    println!("{curl} -s {auth} {base}/v1/customers/{customer}/points");
     println!(
-        "curl -s -X POST -H \"authorization: Bearer $ADMIN_TOKEN\" {base}/v1/movies -d '{{\"title\":\"듄\",\"status\":\"MOVIE_STATUS_RUNNING\",\"runningMinutes\":155}}'"
+        "{curl} -s -X POST -H \"authorization: Bearer $ADMIN_TOKEN\" {base}/v1/movies -d '{{\"title\":\"듄\",\"status\":\"MOVIE_STATUS_RUNNING\",\"runningMinutes\":155}}'"
     );
 }
 
