@@ -157,6 +157,9 @@ where
         .layer(crate::metrics::RpcLayer)
         // Refuse what is beyond the limit at once, as a gRPC status.
         .layer(ShedLayer::new(limits.max_in_flight))
+        // A message that does not decode is the caller's fault (INVALID_ARGUMENT), and no
+        // status quotes a huge input back.
+        .layer(tower::util::MapResponseLayer::new(client_facing_status::<tonic::body::Body>))
         .add_routes(routes)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drained)
         .await
@@ -196,6 +199,44 @@ pub(crate) fn exempt(path: &str) -> bool {
         || path.starts_with("/grpc.reflection.v1.ServerReflection/")
         || path.starts_with("/grpc.reflection.v1alpha.ServerReflection/")
 }
+
+/// What a client sees of a failed call. tonic answers a request message it cannot decode (garbage bytes, a wrong wire type,
+/// invalid UTF-8 in a string, which REST clients reach with a percent-encoded path
+/// parameter) INTERNAL, which Envoy turns into HTTP 500. It is the caller's mistake:
+/// answer INVALID_ARGUMENT (HTTP 400), keeping tonic's message, which names the field.
+fn client_facing_status<B>(mut response: http::Response<B>) -> http::Response<B> {
+    let headers = response.headers();
+    let internal = headers.get("grpc-status").is_some_and(|v| v.as_bytes() == b"13");
+    // tonic percent-encodes the message (spaces too).
+    let undecodable = headers.get("grpc-message").is_some_and(|m| {
+        let m = m.as_bytes();
+        m.starts_with(b"failed%20to%20decode%20Protobuf%20message")
+            || m.starts_with(b"failed to decode Protobuf message")
+    });
+    if internal && undecodable {
+        response.headers_mut().insert("grpc-status", http::HeaderValue::from_static("3"));
+    }
+    // A status that quotes a huge input back would exceed the peer's header limits (Envoy
+    // resets the stream: a 502). Cap what the trailers carry.
+    let headers = response.headers_mut();
+    if headers.get("grpc-message").is_some_and(|m| m.len() > MAX_STATUS_MESSAGE) {
+        let cut = headers["grpc-message"].as_bytes()[..MAX_STATUS_MESSAGE].to_vec();
+        // Cut at a whole percent-escape, so the value stays well formed.
+        let end = cut.iter().rposition(|b| *b == b'%').filter(|i| cut.len() - i < 3).unwrap_or(cut.len());
+        if let Ok(value) = http::HeaderValue::from_bytes(&[&cut[..end], b"..."].concat()) {
+            headers.insert("grpc-message", value);
+        }
+    }
+    if headers.get("grpc-status-details-bin").is_some_and(|d| d.len() > MAX_STATUS_DETAILS) {
+        headers.remove("grpc-status-details-bin");
+    }
+    response
+}
+
+/// The most of a status message (percent-encoded bytes) a response carries.
+const MAX_STATUS_MESSAGE: usize = 2048;
+/// Details (base64) beyond this are dropped; the code and message remain.
+const MAX_STATUS_DETAILS: usize = 16 * 1024;
 
 /// The answer to a call beyond the limit (a trailers-only gRPC response).
 fn overloaded(max_in_flight: usize) -> tonic::Status {

@@ -12,8 +12,11 @@ pub const DOMAIN: &str = "cinema";
 pub struct Violations(Vec<FieldViolation>);
 
 impl Violations {
+    /// Adds a violation. A description longer than [`MAX_DESCRIPTION`] characters (one that
+    /// quotes a huge input back) is cut there: the answer stays small.
     pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.0.push(FieldViolation::new(field, description));
+        let (field, description) = (field.into(), description.into());
+        self.0.push(FieldViolation::new(cut(field), cut(description)));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -27,6 +30,16 @@ impl Violations {
         }
         let message = self.0.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; ");
         Err(Status::with_error_details(Code::InvalidArgument, message, ErrorDetails::with_bad_request(self.0)))
+    }
+}
+
+/// The longest field name or description a violation carries, in characters.
+pub const MAX_DESCRIPTION: usize = 256;
+
+fn cut(text: String) -> String {
+    match text.char_indices().nth(MAX_DESCRIPTION) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text,
     }
 }
 

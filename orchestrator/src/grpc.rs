@@ -56,8 +56,11 @@ impl pb::booking_service_server::BookingService for Api {
         if req.booking_number.is_empty() {
             return Err(invalid_argument("booking_number", "is required"));
         }
-        if req.reason.len() > 500 {
-            return Err(invalid_argument("reason", "must be at most 500 characters"));
+        if !crate::domain::is_booking_number(&req.booking_number) {
+            return Err(invalid_argument("booking_number", "is not a booking number like BK7Q2M9XK4D1HV"));
+        }
+        if req.reason.chars().count() > 500 || req.reason.chars().any(char::is_control) {
+            return Err(invalid_argument("reason", "must be at most 500 printable characters"));
         }
         let service = self.service.clone();
         let saga =

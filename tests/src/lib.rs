@@ -13,6 +13,8 @@
 //! - [`postgres`]: database URLs, an embedded Postgres server, readiness and clean-up.
 //! - [`invariants`]: reads every service's database and checks the saga's promises (no seat
 //!   sold twice, money follows bookings, holds expire, sagas finish).
+//! - [`fuzz`]: the bounded fuzz campaign through the gateway (malformed REST and gRPC
+//!   input at every public route; `cargo xtask fuzz`).
 //! - [`load`]: the load generator (open or closed loop, HDR percentiles, counts by status
 //!   and error code, a JSON summary) behind `cargo xtask load`.
 //! - [`chaos`]: faults (kill -9, payment / seats / NATS / Postgres down, a paused
@@ -26,6 +28,7 @@
 
 pub mod auth;
 pub mod chaos;
+pub mod fuzz;
 pub mod gateway;
 pub mod invariants;
 pub mod load;

@@ -9,6 +9,8 @@
 //!   a running stack (`--addr`) or a private one; text or JSON summary.
 //! - `chaos`: `--runs N --seed S` seeded random fault schedules on private stacks; prints
 //!   the seed of any failing run.
+//! - `fuzz --cases N --seed S`: the fuzz campaign of the e2e tests, longer, on a private
+//!   stack.
 //! - `token --customer ID [--role admin|operator] [--ttl 1h]`: a bearer token from the dev
 //!   issuer whose keys `up` gives the gateway (`.cinema/auth/`).
 
@@ -55,6 +57,16 @@ enum Command {
     Load(Box<load::Args>),
     /// Run seeded random fault schedules under load; print the seed of any failing run.
     Chaos(chaos::Args),
+    /// A longer fuzz campaign (malformed input at every public route) on a private stack.
+    Fuzz {
+        #[arg(long, default_value_t = 10_000)]
+        cases: usize,
+        #[arg(long, default_value_t = 0xf022)]
+        seed: u64,
+        /// Use the binaries already built.
+        #[arg(long)]
+        no_build: bool,
+    },
     /// Print a bearer token from the dev issuer that `cargo xtask up` trusts.
     Token {
         /// The customer (the token's `sub`).
@@ -86,6 +98,11 @@ fn main() -> ExitCode {
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(load::run(*args))),
         Command::Token { customer, roles, ttl } => token(&customer, &roles, &ttl),
+        Command::Fuzz { cases, seed, no_build } => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(fuzz(cases, seed, !no_build))),
         Command::Chaos(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -128,6 +145,33 @@ fn token(customer: &str, roles: &[String], ttl: &str) -> Result<()> {
     let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
     let claims = cinema_tests::auth::Claims::new(customer).roles(&roles).ttl(ttl);
     println!("{}", dev_issuer()?.sign(&claims));
+    Ok(())
+}
+
+/// `cargo xtask fuzz`: the campaign of `tests/e2e/fuzz.rs`, longer, then the same checks.
+async fn fuzz(cases: usize, seed: u64, build: bool) -> Result<()> {
+    use cinema_tests::{Service, Stack, StackOptions, invariants};
+    if build {
+        load::build_bins()?;
+    }
+    let stack = Stack::start(StackOptions::for_tests()).await?;
+    eprintln!("== fuzzing the gateway: {cases} cases, seed {seed}");
+    let report = cinema_tests::fuzz::run(&stack, cinema_tests::fuzz::Options { cases, seed }).await?;
+    println!("{}", report.summary());
+    for (case, sent, answer) in &report.failures {
+        println!("  case {case}: {sent} -> {answer}");
+    }
+    let restarted: Vec<Service> =
+        Service::ALL.into_iter().filter(|s| !stack.is_running(*s) || stack.restarts(*s) > 0).collect();
+    let checked = invariants::check(&stack, &invariants::Limits::default()).await;
+    stack.shutdown().await?;
+    anyhow::ensure!(restarted.is_empty(), "restarted or down: {restarted:?}");
+    checked?;
+    anyhow::ensure!(
+        report.failures.is_empty(),
+        "{} inputs were not refused as client errors (seed {seed})",
+        report.failures.len()
+    );
     Ok(())
 }
 

@@ -33,6 +33,10 @@ impl pb::notification_service_server::NotificationService for Api {
         let mut violations = Violations::default();
         if booking_number.is_empty() {
             violations.add("booking_number", "is required");
+        } else if booking_number.len() > 64
+            || !booking_number.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
+        {
+            violations.add("booking_number", "must be at most 64 upper-case letters, digits and dashes");
         }
         violations.check(())?;
         let mut deliveries = self.service.list(&booking_number).await.map_err(to_status)?;

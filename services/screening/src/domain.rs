@@ -4,13 +4,16 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-/// A movie's title: 1 to 200 characters, trimmed.
+/// A movie's title: 1 to 200 printable characters, trimmed.
 #[derive(Clone, Debug)]
 pub struct Title(String);
 
 impl Title {
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         let title = raw.trim();
+        if title.chars().any(char::is_control) {
+            return Err("must not contain control characters");
+        }
         match title.chars().count() {
             0 => Err("is required"),
             1..=200 => Ok(Self(title.to_owned())),
