@@ -256,3 +256,37 @@ mod tests {
         assert_eq!(Identity::with_role(&admin, Role::Admin).unwrap().subject(), "root");
     }
 }
+
+/// The bounded fuzz campaign over the identity header (`cinema_testkit::fuzz_config`).
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(cinema_testkit::fuzz_config())]
+
+        /// Only a base64url JSON object with a printable `sub` is an identity.
+        #[test]
+        fn any_header_is_refused_or_a_printable_subject(
+            raw in prop_oneof!["[ -~]{0,200}", "[A-Za-z0-9_-]{0,200}"],
+            json in ".*",
+        ) {
+            let encoded = URL_SAFE_NO_PAD.encode(format!(r#"{{"sub":{json:?},"roles":{json:?}}}"#));
+            for value in [raw, encoded] {
+                let Ok(header) = value.parse() else { continue };
+                let mut metadata = MetadataMap::new();
+                metadata.insert(HEADER, header);
+                match Identity::from_metadata(&metadata) {
+                    Ok(Some(identity)) => {
+                        let sub = identity.subject();
+                        prop_assert!((1..=100).contains(&sub.chars().count()) && !sub.chars().any(char::is_control));
+                    }
+                    Ok(None) => prop_assert!(false, "a header was present"),
+                    Err(status) => prop_assert_eq!(status.code(), Code::Unauthenticated),
+                }
+            }
+        }
+    }
+}

@@ -145,3 +145,39 @@ mod tests {
         }
     }
 }
+
+/// The bounded fuzz campaign over the BookTickets parser (`cinema_testkit::fuzz_config`).
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![".*", "[ -~]{0,120}", "\\PC{0,3}[\\x00-\\x1f]\\PC{0,3}", "[0-9a-f-]{36}"]
+    }
+
+    fn seat() -> impl Strategy<Value = String> {
+        prop_oneof!["[A-Z]{1,3}-[0-9]{1,3}", ".{0,8}", "[A-J]-[1-9]"]
+    }
+
+    proptest! {
+        #![proptest_config(cinema_testkit::fuzz_config())]
+
+        /// Whatever arrives, the parser answers; what it accepts is a booking the saga can run.
+        #[test]
+        fn book_tickets_accepts_only_well_formed_requests(
+            request_id in text(), customer in text(), screening in text(),
+            seats in proptest::collection::vec(seat(), 0..14), token in proptest::option::of(text()),
+        ) {
+            if let Ok(parsed) = BookRequest::parse(&request_id, &customer, &screening, &seats, token.as_deref()) {
+                prop_assert!((1..=MAX_SEATS).contains(&parsed.seat_ids.len()));
+                prop_assert!(parsed.seat_ids.windows(2).all(|w| w[0] < w[1]), "sorted and distinct");
+                prop_assert!(parsed.seat_ids.iter().all(|s| is_seat_id(s)));
+                for field in [&parsed.request_id, &parsed.customer_id, &parsed.card_token] {
+                    prop_assert!(!field.trim().is_empty() && !field.chars().any(char::is_control));
+                }
+            }
+        }
+    }
+}

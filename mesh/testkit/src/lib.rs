@@ -7,12 +7,26 @@
 //! - [`tls`]: a throwaway CA and a server certificate for `127.0.0.1`.
 //! - [`eventually`]: poll with a deadline instead of sleeping.
 //! - [`run_detached`]: async clean-up from a `Drop`.
+//! - [`fuzz_config`]: the bounded, seeded proptest campaign over request parsers.
 
 pub mod fake_http;
 pub mod tls;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
+
+/// The parser fuzz campaigns' proptest settings: 2,000 cases from a fixed seed (a run is
+/// repeatable; `PROPTEST_CASES` / `PROPTEST_RNG_SEED` override), nothing persisted.
+pub fn fuzz_config() -> proptest::test_runner::Config {
+    let seed = std::env::var("PROPTEST_RNG_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0xc1_4e3a);
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(2_000);
+    proptest::test_runner::Config {
+        cases,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(seed),
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    }
+}
 
 /// `$CINEMA_TEST_POSTGRES_URL`, else the machine's Postgres (trust auth).
 pub fn postgres_server() -> String {

@@ -326,3 +326,31 @@ mod tests {
         }
     }
 }
+
+/// The bounded fuzz campaign over the account request parsers (`cinema_testkit::fuzz_config`).
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(cinema_testkit::fuzz_config())]
+
+        #[test]
+        fn member_numbers_are_four_to_32_letters_digits_or_dashes(raw in prop_oneof![".*", "\\s?[A-Za-z0-9-]{0,40}\\s?"]) {
+            if let Ok(member) = MemberNumber::parse(&raw) {
+                prop_assert!((4..=32).contains(&member.as_str().len()));
+                prop_assert!(member.as_str().chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+            }
+        }
+
+        #[test]
+        fn a_page_token_is_read_back_as_it_was_written(raw in prop_oneof![".*", "[0-9a-f]{0,160}"], size: u32) {
+            if let Ok(Some(token)) = PageToken::parse(&raw) {
+                prop_assert_eq!(PageToken::parse(&token.encode()), Ok(Some(token)));
+            }
+            prop_assert!((1..=PageSize::MAX).contains(&PageSize::parse(size).get()));
+        }
+    }
+}

@@ -296,3 +296,30 @@ mod tests {
         assert_eq!(page_size(1000), 100);
     }
 }
+
+/// The bounded fuzz campaign over the query parsers (`cinema_testkit::fuzz_config`).
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(cinema_testkit::fuzz_config())]
+
+        #[test]
+        fn booking_numbers_are_upper_case_letters_digits_and_dashes(raw in prop_oneof![".*", "[A-Z0-9-]{0,70}"]) {
+            if let Ok(number) = BookingNumber::parse(&raw) {
+                prop_assert!((1..=64).contains(&number.as_str().len()));
+                prop_assert!(number.as_str().bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-'));
+            }
+        }
+
+        #[test]
+        fn a_page_token_is_read_back_as_it_was_written(raw in prop_oneof![".*", "-?[0-9]{1,20}\\.[A-Z0-9-]{0,70}"]) {
+            if let Ok(token) = PageToken::parse(&raw) {
+                prop_assert_eq!(PageToken::parse(&token.encode()), Ok(token));
+            }
+        }
+    }
+}

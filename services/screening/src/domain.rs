@@ -152,3 +152,35 @@ mod tests {
         assert_eq!(ids, ["A-1", "A-2", "A-3", "B-1", "B-2", "B-3"]);
     }
 }
+
+/// The bounded fuzz campaign over the admin request parsers (`cinema_testkit::fuzz_config`).
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(cinema_testkit::fuzz_config())]
+
+        #[test]
+        fn titles_are_trimmed_printable_and_bounded(raw in prop_oneof![".*", "\\s*\\PC{0,250}\\s*"]) {
+            if let Ok(title) = Title::parse(&raw) {
+                let title = title.as_str();
+                prop_assert!((1..=200).contains(&title.chars().count()) && title == title.trim());
+                prop_assert!(!title.chars().any(char::is_control));
+            }
+        }
+
+        #[test]
+        fn prices_and_running_times_are_in_range(currency in prop_oneof![".*", "[A-Z]{0,4}"], amount: i64, minutes: u32) {
+            if let Ok(price) = Price::parse(&currency, amount) {
+                prop_assert!((1..=10_000_000).contains(&price.amount));
+                prop_assert!(price.currency.len() == 3 && price.currency.bytes().all(|b| b.is_ascii_uppercase()));
+            }
+            if let Ok(minutes) = RunningMinutes::parse(minutes) {
+                prop_assert!((1..=600).contains(&minutes.get()));
+            }
+        }
+    }
+}

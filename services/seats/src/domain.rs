@@ -82,3 +82,34 @@ mod tests {
         assert!(SeatIds::parse(&eleven).is_err());
     }
 }
+
+/// The bounded fuzz campaign over the seat parsers (`cinema_testkit::fuzz_config`).
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(cinema_testkit::fuzz_config())]
+
+        #[test]
+        fn seat_lists_are_one_to_ten_distinct_seat_ids(
+            raw in proptest::collection::vec(prop_oneof!["[A-Z]{1,3}-[0-9]{1,3}", ".{0,6}"], 0..14),
+        ) {
+            if let Ok(seats) = SeatIds::parse(&raw) {
+                let seats = seats.to_vec();
+                prop_assert!((1..=MAX_SEATS).contains(&seats.len()) && seats.len() == raw.len());
+                prop_assert!(seats.iter().all(|s| SeatId::parse(s).is_ok()));
+            }
+        }
+
+        #[test]
+        fn booking_numbers_are_letters_digits_and_dashes(raw in ".*") {
+            if let Ok(number) = parse_booking_number(&raw) {
+                prop_assert!((1..=64).contains(&number.len()));
+                prop_assert!(number.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+            }
+        }
+    }
+}
