@@ -11,8 +11,11 @@
   GRPCRoute -> Service, Server -> pods) and the fields the proxy acts on are asserted.
 - The chart's promises: zero-downtime rollouts, gRPC probes on the health service,
   a grace period that covers preStop and the drain, an HPA and a PDB per Deployment,
-  and with Linkerd: every pod injected, internal RPCs authorized for the orchestrator
-  only, and mesh retries only on the idempotent reads.
+  and with Linkerd (design.md §10): every pod injected, internal RPCs authorized for the
+  orchestrator only, every other RPC for the gateway only (but the public methods the
+  orchestrator calls, ORCHESTRATOR_CALLS, for both), every route of the rendered
+  gateway config authorized for the gateway, and mesh retries only on the idempotent
+  reads.
 
 Prints one JSON summary line on success; exits non-zero listing every problem.
 """
@@ -32,8 +35,14 @@ INTERNAL = {
     "cinema.payment.v1.PaymentService",
     "cinema.reservation.v1.ReservationService",
 }
+# The services operators call through the gateway (cinema_proto::OPERATOR_SERVICES).
+OPERATOR = {"cinema.booking.v1.SagaOperatorService", "cinema.reservation.v1.BookingViewAdmin"}
+# The public methods the orchestrator calls itself (orchestrator/src/service.rs: BookTickets
+# checks the seat map): under Linkerd the only public RPCs not the gateway's alone.
+ORCHESTRATOR_CALLS = {"/cinema.seats.v1.SeatsService/GetSeatMap"}
+HEALTH = "grpc.health.v1.Health"
 # Writes (never retried by the mesh) among the public RPCs.
-NOT_RETRIED = INTERNAL | {"cinema.booking.v1.BookingService"}
+NOT_RETRIED = INTERNAL | OPERATOR | {"cinema.booking.v1.BookingService"}
 
 
 def main(paths):
@@ -136,6 +145,7 @@ def check_references(by_kind):
     services, auths = by_kind.get("Service", {}), {**by_kind.get("MeshTLSAuthentication", {}), **by_kind.get("NetworkAuthentication", {})}
     accounts = by_kind.get("ServiceAccount", {})
     orchestrator = {n for n in accounts if n.endswith("-orchestrator")}
+    gateway = {n for n in accounts if n.endswith("-gateway")}
     pods = [d["spec"]["template"]["metadata"]["labels"] for k in ("Deployment", "StatefulSet") for d in by_kind.get(k, {}).values()]
     for name, server in servers.items():
         sel = server["spec"]["podSelector"]["matchLabels"]
@@ -153,6 +163,9 @@ def check_references(by_kind):
         for ref in mtls["spec"]["identityRefs"]:
             if ref["kind"] == "ServiceAccount" and ref["name"] not in accounts:
                 problems.append(f"MeshTLSAuthentication/{name}: ServiceAccount/{ref['name']} missing")
+
+    # Who each route admits: a set of ServiceAccounts, or None for a network (the probes).
+    admitted = {}
     for name, policy in by_kind.get("AuthorizationPolicy", {}).items():
         target = policy["spec"]["targetRef"]
         route = routes.get(target["name"])
@@ -163,16 +176,88 @@ def check_references(by_kind):
         for ref in refs:
             if ref["name"] not in auths:
                 problems.append(f"AuthorizationPolicy/{name}: {ref['kind']}/{ref['name']} missing")
-        prefixes = {m["path"]["value"].strip("/") for rule in route["spec"]["rules"] for m in rule["matches"]}
-        if prefixes & INTERNAL:
-            identities = {
+        if any(ref["kind"] != "MeshTLSAuthentication" for ref in refs):
+            admitted[target["name"]] = None
+        else:
+            admitted[target["name"]] = {
                 r["name"] for ref in refs for r in auths.get(ref["name"], {}).get("spec", {}).get("identityRefs", [])
             }
-            if any(ref["kind"] != "MeshTLSAuthentication" for ref in refs) or not identities or identities - orchestrator:
-                problems.append(f"AuthorizationPolicy/{name}: internal RPCs {sorted(prefixes & INTERNAL)} open to {sorted(identities) or refs}")
-    covered = {p for r in routes.values() for rule in r["spec"]["rules"] for m in rule["matches"] for p in [m["path"]["value"].strip("/")]}
+        identities = admitted[target["name"]]
+        for match in matches(route):
+            kind, value = match["path"]["type"], match["path"]["value"]
+            grpc = value.strip("/") if kind == "PathPrefix" else None
+            if grpc == HEALTH:
+                continue
+            if grpc in INTERNAL:
+                allowed, what = orchestrator, f"internal RPCs {grpc}"
+            elif kind == "Exact" and value in ORCHESTRATOR_CALLS:
+                allowed, what = gateway | orchestrator, f"{value} (the orchestrator calls it)"
+            else:
+                allowed, what = gateway, f"{value} (the gateway's alone)"
+            if not identities or identities - allowed:
+                problems.append(f"AuthorizationPolicy/{name}: {what} open to {sorted(identities) if identities else refs}")
+    covered = {m["path"]["value"].strip("/") for r in routes.values() for m in matches(r)}
     if servers and not INTERNAL <= covered:
         problems.append(f"internal services without an authorized route: {sorted(INTERNAL - covered)}")
+    if servers:
+        problems += check_callers(by_kind, routes, admitted, gateway, orchestrator)
+    return problems
+
+
+def matches(route):
+    return [m for rule in route["spec"]["rules"] for m in rule.get("matches", [])]
+
+
+def route_for(routes, server, path):
+    """The inbound route a call to `path` on `server` takes: the longest match, as the proxy picks it."""
+    best = None
+    for name, route in routes.items():
+        if server not in {p["name"] for p in route["spec"]["parentRefs"]}:
+            continue
+        for m in matches(route):
+            kind, value = m["path"]["type"], m["path"]["value"]
+            prefix = value.rstrip("/")
+            if kind == "Exact" and value == path or kind == "PathPrefix" and (path.rstrip("/") == prefix or path.startswith(prefix + "/")):
+                if best is None or len(prefix) > best[0]:
+                    best = (len(prefix), name)
+    return best and best[1]
+
+
+def check_callers(by_kind, routes, admitted, gateway, orchestrator):
+    """Every route of the rendered gateway config, and every public method the orchestrator
+    calls, reaches its workload under the mesh policy."""
+    servers = by_kind.get("Server", {})
+    configs = [yaml.safe_load(c["data"]["envoy.yaml"]) for c in by_kind.get("ConfigMap", {}).values() if "envoy.yaml" in c.get("data", {})]
+    hosts = [
+        host
+        for config in configs  # none when gateway.enabled is false
+        for host in config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]["virtual_hosts"]
+    ]
+    calls = []  # (caller, its identities, Server, path)
+    for host in hosts:
+        for route in host["routes"]:
+            cluster = route.get("route", {}).get("cluster")
+            if cluster is None:
+                continue
+            server = next((n for n in servers if n.endswith(f"-{cluster}")), f"<no Server for cluster {cluster}>")
+            prefix = route["match"].get("prefix")
+            # A routed service: any method of it, and every exact route inside it.
+            paths = [route["match"]["path"]] if prefix is None else [prefix + "AnyMethod"] + [
+                m["path"]["value"] for r in routes.values() for m in matches(r)
+                if m["path"]["type"] == "Exact" and m["path"]["value"].startswith(prefix)
+            ]
+            calls += [("the gateway", gateway, server, path) for path in paths]
+    for path in ORCHESTRATOR_CALLS:
+        server = next((p["name"] for r in routes.values() for m in matches(r) for p in r["spec"]["parentRefs"]
+                       if m["path"]["type"] == "PathPrefix" and path.startswith(m["path"]["value"].rstrip("/") + "/")), f"<no Server serving {path}>")
+        calls.append(("the orchestrator", orchestrator, server, path))
+    problems = []
+    for caller, identities, server, path in calls:
+        route = route_for(routes, server, path)
+        if route is None:
+            problems.append(f"{caller} calls {path} on {server}: no route authorizes it")
+        elif not identities or not identities <= (admitted.get(route) or set()):
+            problems.append(f"{caller} calls {path} on {server}: HTTPRoute/{route} admits {sorted(admitted.get(route) or [])} only")
     return problems
 
 

@@ -8,9 +8,10 @@
 //!
 //! Rendering: helm-sdkpy has no `template` action, so `helm/ci/render.py` runs Helm's own
 //! install against a stand-in API server on 127.0.0.1 (discovery + accept every create,
-//! releases in Helm's memory driver) and keeps the release manifest. Two renders: the
-//! default values, and `helm/ci/values-linkerd-external.yaml` (Linkerd on, external
-//! Postgres and NATS).
+//! releases in Helm's memory driver) and keeps the release manifest. Three renders: the
+//! default values, `helm/ci/values-linkerd-external.yaml` (Linkerd on, external Postgres
+//! and NATS), and `helm/ci/values-tls-oidc.yaml` (TLS on the gateway's listener, the
+//! signing keys inline).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -21,8 +22,11 @@ use anyhow::{Context as _, Result, bail, ensure};
 const HELM_SDKPY: &str = "helm-sdkpy==0.1.32";
 
 /// The renders: (name, extra values files).
-const RENDERS: [(&str, &[&str]); 2] =
-    [("default", &[]), ("linkerd-external", &["helm/ci/values-linkerd-external.yaml"])];
+const RENDERS: [(&str, &[&str]); 3] = [
+    ("default", &[]),
+    ("linkerd-external", &["helm/ci/values-linkerd-external.yaml"]),
+    ("tls-oidc", &["helm/ci/values-tls-oidc.yaml"]),
+];
 
 /// checkov checks skipped, each with why:
 /// - CKV_K8S_43 "Image should use digest": the pipeline deploys immutable per-commit tags
@@ -183,8 +187,15 @@ fn envoy_validate(root: &Path, rendered: &Path) -> Result<()> {
     );
 
     let descriptor = root.join("helm/cinema/files/cinema.pb");
+    // The listener's certificate (gateway.tls): a throwaway pair stands in for the Secret.
+    let tls = root.join("helm/ci/tls");
     let file = rendered.with_extension("envoy.yaml");
-    std::fs::write(&file, config.replace("/etc/envoy/descriptor/cinema.pb", &descriptor.display().to_string()))?;
+    std::fs::write(
+        &file,
+        config
+            .replace("/etc/envoy/descriptor/cinema.pb", &descriptor.display().to_string())
+            .replace("/etc/envoy/tls/", &format!("{}/", tls.display())),
+    )?;
     let output = capture(
         Command::new(&tools.envoy)
             .args(["--mode", "validate", "--disable-hot-restart", "--log-level", "error", "-c"])

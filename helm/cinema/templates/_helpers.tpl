@@ -47,9 +47,16 @@ helm.sh/chart: {{ printf "%s-%s" (index . 0).Chart.Name (index . 0).Chart.Versio
 {{- end -}}
 
 {{/*
-The gRPC workloads and what they serve. public: routed by the gateway (and the
-orchestrator may read them too); internal: the orchestrator only; reads: the idempotent
-public RPCs (mesh timeout + retries); callsPeers: the orchestrator calls the internal RPCs.
+The gRPC workloads and what they serve (design.md §10: under Linkerd only the gateway's
+identity may call public RPCs, and the orchestrator's alone the internal ones):
+  public     routed by the gateway; the gateway's identity only
+  operator   routed by the gateway for the `operator` role (gRPC only; the service checks
+             the role); the gateway's identity only
+  internal   the orchestrator's identity only
+  orchestratorCalls  the public RPCs the orchestrator calls too (exact methods; the
+             gateway's and the orchestrator's identities)
+  reads      the idempotent public RPCs (mesh timeout + retries)
+  callsPeers the orchestrator calls the internal RPCs
 */}}
 {{- define "cinema.catalog" -}}
 screening:
@@ -59,6 +66,8 @@ screening:
 seats:
   public: [cinema.seats.v1.SeatsService]
   internal: [cinema.seats.v1.SeatInventoryService]
+  # BookTickets checks the screening and seats against the seat map (orchestrator/src/service.rs).
+  orchestratorCalls: [{service: cinema.seats.v1.SeatsService, methods: [GetSeatMap]}]
   reads: [{service: cinema.seats.v1.SeatsService, methods: [GetSeatMap]}]
 payment:
   public: []
@@ -66,6 +75,7 @@ payment:
   reads: []
 reservation:
   public: [cinema.reservation.v1.BookingQueryService]
+  operator: [cinema.reservation.v1.BookingViewAdmin]
   internal: [cinema.reservation.v1.ReservationService]
   reads: [{service: cinema.reservation.v1.BookingQueryService, methods: [GetBooking, ListBookings]}]
 notification:
@@ -78,6 +88,7 @@ loyalty:
   reads: [{service: cinema.loyalty.v1.LoyaltyService, methods: [GetPoints]}]
 orchestrator:
   public: [cinema.booking.v1.BookingService, grpc.reflection.v1.ServerReflection, grpc.reflection.v1alpha.ServerReflection]
+  operator: [cinema.booking.v1.SagaOperatorService]
   internal: []
   reads: []
   callsPeers: true
