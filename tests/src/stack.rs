@@ -750,7 +750,7 @@ impl Stack {
         let result = poll_until(
             &format!("{service} to be SERVING at {url}"),
             self.ready_timeout,
-            Duration::from_millis(100),
+            Duration::from_millis(20),
             || async {
                 if !self.is_running(service) {
                     bail!("{service} exited");

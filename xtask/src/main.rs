@@ -9,11 +9,14 @@
 //!   a running stack (`--addr`) or a private one; text or JSON summary.
 //! - `chaos`: `--runs N --seed S` seeded random fault schedules on private stacks; prints
 //!   the seed of any failing run.
+//! - `bench [--quick] [--json F] [--plot F]`: release binaries on a release stack, measured
+//!   against this machine's own limits in the same run (see `bench.rs`).
 //! - `fuzz --cases N --seed S`: the fuzz campaign of the e2e tests, longer, on a private
 //!   stack.
 //! - `token --customer ID [--role admin|operator] [--ttl 1h]`: a bearer token from the dev
 //!   issuer whose keys `up` gives the gateway (`.cinema/auth/`).
 
+mod bench;
 mod chaos;
 mod chart;
 mod demo;
@@ -57,6 +60,8 @@ enum Command {
     Load(Box<load::Args>),
     /// Run seeded random fault schedules under load; print the seed of any failing run.
     Chaos(chaos::Args),
+    /// The release benchmark, measured against this machine's limits in the same run.
+    Bench(bench::Args),
     /// A longer fuzz campaign (malformed input at every public route) on a private stack.
     Fuzz {
         #[arg(long, default_value_t = 10_000)]
@@ -103,6 +108,11 @@ fn main() -> ExitCode {
             .build()
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(fuzz(cases, seed, !no_build))),
+        Command::Bench(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(bench::run(args))),
         Command::Chaos(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
