@@ -43,6 +43,8 @@ pub const LIVENESS: &str = "liveness";
 
 /// How often readiness is re-checked.
 const READINESS_INTERVAL: Duration = Duration::from_secs(1);
+/// How often readiness is checked while not ready.
+const NOT_READY_INTERVAL: Duration = Duration::from_millis(25);
 
 /// Binds `addr` (port 0 picks a free port).
 pub async fn bind(addr: &str) -> anyhow::Result<TcpListener> {
@@ -185,9 +187,11 @@ where
             return;
         }
         reporter.set_service_status("", status).await;
+        // Not ready (yet): look again soon, so a starting service serves as soon as it can.
+        let every = if status == ServingStatus::Serving { READINESS_INTERVAL } else { NOT_READY_INTERVAL };
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(READINESS_INTERVAL) => {}
+            _ = tokio::time::sleep(every) => {}
         }
     }
 }

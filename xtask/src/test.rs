@@ -60,8 +60,17 @@ fn run_steps(root: &std::path::Path, steps: &mut Vec<Step>) -> Result<()> {
         ("cargo test --workspace", &["test", "--workspace", "--no-fail-fast"])
     };
     let mut command = crate::cargo();
-    command.current_dir(root).args(args).env("PATH", path).env("CINEMA_TOOLS_DIR", cinema_tests::tools::tools_dir());
-    timed(steps, name, || status(&mut command))
+    command.current_dir(root).args(args).env("PATH", &path).env("CINEMA_TOOLS_DIR", cinema_tests::tools::tools_dir());
+    timed(steps, name, || status(&mut command))?;
+
+    // The benchmark in small (release build, a release stack): it must keep working.
+    let mut bench = Command::new(std::env::current_exe().context("this executable")?);
+    bench
+        .current_dir(root)
+        .args(["bench", "--quick"])
+        .env("PATH", &path)
+        .env("CINEMA_TOOLS_DIR", cinema_tests::tools::tools_dir());
+    timed(steps, "cargo xtask bench --quick (release)", || status(&mut bench))
 }
 
 fn timed(steps: &mut Vec<Step>, name: &'static str, f: impl FnOnce() -> Result<()>) -> Result<()> {

