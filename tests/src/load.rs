@@ -550,8 +550,8 @@ pub async fn create_screening(admin: &AuthChannel, n: usize) -> Result<String> {
     Ok(scheduled.screening_id)
 }
 
-/// The seat ids of a screening, once its seat map exists.
-async fn seat_ids(admin: &AuthChannel, screening_id: &str) -> Result<Vec<String>> {
+/// The seat ids of a screening, once its seat map exists (it arrives through NATS).
+pub async fn seat_ids(admin: &AuthChannel, screening_id: &str) -> Result<Vec<String>> {
     let seats = SeatsServiceClient::new(admin.clone());
     let map = poll_until(
         &format!("the seat map of {screening_id}"),
