@@ -138,13 +138,6 @@ impl Plan {
     }
 }
 
-impl Args {
-    /// `--quick`, building the release binaries first.
-    pub fn quick() -> Self {
-        Self { quick: true, json: None, plot: None, no_build: false }
-    }
-}
-
 pub async fn run(args: Args) -> Result<()> {
     let root = cinema_tests::repo_root();
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
