@@ -92,7 +92,8 @@ impl Fault {
             Fault::PaymentDown => s.payment_down + Duration::from_secs(3),
             Fault::SeatsStopped => s.seats_down + Duration::from_secs(1),
             Fault::NatsRestart => s.nats_down + Duration::from_secs(1),
-            Fault::PostgresRestart => s.postgres_down + Duration::from_secs(3),
+            // Crash recovery takes 1 to 3.5 s here: the load must go on past it.
+            Fault::PostgresRestart => s.postgres_down + Duration::from_secs(8),
             Fault::OrchestratorPaused => s.pause,
             Fault::SlowPayment => s.slow_for + Duration::from_secs(2),
         }
