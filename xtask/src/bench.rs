@@ -285,28 +285,29 @@ async fn screenings(stack: &Stack, n: usize) -> Result<Vec<String>> {
     Ok(ids)
 }
 
-async fn closed(stack: &Stack, clients: usize, duration: Duration, screenings_n: usize) -> Result<Summary> {
+/// One load step on fresh screenings, one or two seats a booking, answers not followed.
+async fn step(stack: &Stack, mode: Mode, duration: Duration, screenings_n: usize) -> Result<Summary> {
+    let connections = match mode {
+        Mode::Closed { clients } => clients.clamp(1, 8),
+        Mode::Open { .. } => 8,
+    };
     let options = load::Options {
         screenings: screenings(stack, screenings_n).await?,
         min_seats: 1,
         max_seats: 2,
         settle: Duration::ZERO,
-        connections: clients.clamp(1, 8),
-        ..stack.load_options(Mode::Closed { clients }, duration)?
+        connections,
+        ..stack.load_options(mode, duration)?
     };
     load::run(&options).await
 }
 
+async fn closed(stack: &Stack, clients: usize, duration: Duration, screenings_n: usize) -> Result<Summary> {
+    step(stack, Mode::Closed { clients }, duration, screenings_n).await
+}
+
 async fn open(stack: &Stack, rate: f64, duration: Duration, screenings_n: usize) -> Result<Summary> {
-    let options = load::Options {
-        screenings: screenings(stack, screenings_n).await?,
-        min_seats: 1,
-        max_seats: 2,
-        settle: Duration::ZERO,
-        connections: 8,
-        ..stack.load_options(Mode::Open { rate: rate.max(1.0) }, duration)?
-    };
-    load::run(&options).await
+    step(stack, Mode::Open { rate: rate.max(1.0) }, duration, screenings_n).await
 }
 
 /// GetBooking of the bookings just made, open loop at `rate`, through Envoy.
