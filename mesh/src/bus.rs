@@ -71,6 +71,11 @@ impl Bus {
         &self.js
     }
 
+    /// A fresh inbox subject (for a push consumer's deliveries).
+    pub fn new_inbox(&self) -> String {
+        self.client.new_inbox()
+    }
+
     pub fn is_connected(&self) -> bool {
         self.client.connection_state() == async_nats::connection::State::Connected
     }

@@ -17,3 +17,4 @@ mod observe;
 mod operator;
 mod overload;
 mod saga;
+mod seat_map;

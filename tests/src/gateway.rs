@@ -32,6 +32,50 @@ pub struct GatewayPorts {
     pub auth: GatewayAuth,
     /// Terminate TLS on the listener (`None`: plaintext).
     pub tls: Option<GatewayTls>,
+    /// Serve the customer's page at `/` (`None`: no page).
+    pub web: Option<WebFiles>,
+}
+
+/// The customer's page: the built files (`index.html`, `app.js`, `app.css`) and the
+/// `config.json` it reads at start (how to sign in, where the gateway is).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebFiles {
+    pub dist: PathBuf,
+    pub config: PathBuf,
+}
+
+impl WebFiles {
+    /// The files Envoy serves: (path, file, content type).
+    fn routes(&self) -> [(&'static str, PathBuf, &'static str); 5] {
+        let html = "text/html; charset=utf-8";
+        [
+            ("/", self.dist.join("index.html"), html),
+            ("/index.html", self.dist.join("index.html"), html),
+            ("/app.js", self.dist.join("app.js"), "text/javascript; charset=utf-8"),
+            ("/app.css", self.dist.join("app.css"), "text/css; charset=utf-8"),
+            ("/config.json", self.config.clone(), "application/json"),
+        ]
+    }
+
+    /// The route list items (flow style, one per line).
+    fn render(&self) -> String {
+        self.routes()
+            .iter()
+            .map(|(path, file, content_type)| {
+                format!(
+                    "- {{ match: {{ path: {path:?}, headers: [{{ name: \":method\", string_match: {{ exact: GET }} }}] }}, \
+                     direct_response: {{ status: 200, body: {{ filename: {:?} }} }}, response_headers_to_add: [\
+                     {{ header: {{ key: content-type, value: {content_type:?} }}, append_action: OVERWRITE_IF_EXISTS_OR_ADD }}, \
+                     {{ header: {{ key: cache-control, value: no-cache }}, append_action: OVERWRITE_IF_EXISTS_OR_ADD }}, \
+                     {{ header: {{ key: x-content-type-options, value: nosniff }}, append_action: OVERWRITE_IF_EXISTS_OR_ADD }}], \
+                     typed_per_filter_config: {{ envoy.filters.http.grpc_json_transcoder: {{ \"@type\": \
+                     type.googleapis.com/envoy.config.route.v3.FilterConfig, disabled: true }} }} }}",
+                    file.display().to_string()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(&format!("\n{}", " ".repeat(24)))
+    }
 }
 
 /// The token issuer the gateway trusts: `iss`, `aud`, and the JWKS file with its keys.
@@ -102,6 +146,7 @@ impl GatewayPorts {
             rate_limit: RateLimit::default(),
             auth: GatewayAuth::dev(PathBuf::from("jwks.json")),
             tls: None,
+            web: None,
         }
     }
 }
@@ -124,7 +169,8 @@ pub fn render_gateway_config(ports: &GatewayPorts, descriptor_path: &Path) -> St
             tls.private_key.display().to_string()
         ),
     };
-    let substitutions: [(&str, String); 20] = [
+    let web = ports.web.as_ref().map(WebFiles::render).unwrap_or_default();
+    let substitutions: [(&str, String); 21] = [
         ("{{LISTEN_ADDRESS}}", ports.listen_address.clone()),
         ("{{LISTEN_PORT}}", ports.listen.to_string()),
         ("{{ADMIN_PORT}}", ports.admin.to_string()),
@@ -145,6 +191,7 @@ pub fn render_gateway_config(ports: &GatewayPorts, descriptor_path: &Path) -> St
         ("{{JWT_JWKS}}", jwks),
         ("{{LISTENER_TLS}}", tls),
         ("{{EXTRA_CLUSTERS}}", String::new()),
+        ("{{WEB_ROUTES}}", web),
     ];
     substitutions
         .iter()
@@ -273,5 +320,16 @@ mod tests {
         ports.tls = Some(GatewayTls { cert_chain: "/t/cert.pem".into(), private_key: "/t/key.pem".into() });
         let tls = render_gateway_config(&ports, Path::new("/x/cinema.pb"));
         assert!(tls.contains("DownstreamTlsContext") && tls.contains("\"/t/key.pem\""));
+    }
+
+    #[test]
+    fn the_page_is_served_only_when_there_is_one() {
+        let mut ports = GatewayPorts::defaults();
+        assert!(!render_gateway_config(&ports, Path::new("/x/cinema.pb")).contains("direct_response: { status: 200"));
+        ports.web = Some(WebFiles { dist: "/w/dist".into(), config: "/run/config.json".into() });
+        let config = render_gateway_config(&ports, Path::new("/x/cinema.pb"));
+        for file in ["/w/dist/index.html", "/w/dist/app.js", "/w/dist/app.css", "/run/config.json"] {
+            assert!(config.contains(&format!("filename: \"{file}\"")), "{file} not served");
+        }
     }
 }

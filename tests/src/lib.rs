@@ -20,6 +20,7 @@
 //! - [`chaos`]: faults (kill -9, payment / seats / NATS / Postgres down, a paused
 //!   orchestrator, slow payment) under load, each checked by the invariants; seeded random
 //!   schedules behind `cargo xtask chaos`.
+//! - [`web`]: the customer's page (`web/dist`) and the demo sign-in it is served with.
 //! - [`tls`]: a local CA and the gateway's certificate (`cargo xtask up --tls`).
 //! - [`stack`]: [`Stack`], which starts NATS, Postgres, every service and Envoy on free (or
 //!   fixed) ports, waits until each is ready, and can kill / restart / supervise services.
@@ -38,8 +39,9 @@ pub mod service;
 pub mod stack;
 pub mod tls;
 pub mod tools;
+pub mod web;
 
-pub use gateway::{GatewayAuth, GatewayPorts, GatewayTls, RateLimit, render_gateway_config};
+pub use gateway::{GatewayAuth, GatewayPorts, GatewayTls, RateLimit, WebFiles, render_gateway_config};
 pub use service::Service;
 pub use stack::{DatabaseChoice, NatsChoice, PortPlan, Stack, StackOptions};
 pub use tools::Tools;

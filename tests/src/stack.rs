@@ -414,6 +414,7 @@ impl Stack {
             let mut ports = GatewayPorts::with(gateway_port, admin_port, |s| stack.port(s));
             ports.auth = GatewayAuth::dev(stack.issuer.jwks_path());
             ports.tls = options.gateway_tls.clone();
+            ports.web = crate::web::files(&run_dir.join("web"), &stack.issuer)?;
             let config = run_dir.join("gateway.yaml");
             std::fs::write(&config, render_gateway_config(&ports, &descriptor))
                 .with_context(|| format!("writing {}", config.display()))?;

@@ -8,6 +8,7 @@ use cinema_proto::topics;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use tonic::service::Routes;
 
+use crate::feed::Feed;
 use crate::service::{CONSUMER, Service};
 use crate::{Config, grpc::Api};
 
@@ -47,7 +48,9 @@ impl App {
             &shutdown,
         );
 
-        let api = Api::new(service);
+        let feed = Feed::default();
+        process.spawn(feed.clone().run(process.bus().clone(), shutdown.clone()));
+        let api = Api::new(service, feed, shutdown.clone());
         process
             .serve(
                 Routes::new(SeatsServiceServer::new(api.clone())).add_service(SeatInventoryServiceServer::new(api)),

@@ -3,56 +3,79 @@
 //! task so that a caller that goes away cannot cut a transaction half-way.
 
 use cinema_mesh::status::{Violations, internal, invalid_argument, with_reason};
-use cinema_mesh::{correlation, time};
+use cinema_mesh::{Shutdown, correlation, time};
 use cinema_proto::common::v1::Money;
 use cinema_proto::seats::v1 as pb;
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
 
 use crate::domain::{SeatIds, parse_booking_number};
-use crate::service::{Error, Hold, Service};
+use crate::feed::Feed;
+use crate::service::{Error, Hold, SeatMap, Service};
 
 #[derive(Clone)]
 pub struct Api {
     service: Service,
+    feed: Feed,
+    /// Ends open watches when the server drains.
+    shutdown: Shutdown,
 }
 
 impl Api {
-    pub fn new(service: Service) -> Self {
-        Self { service }
+    pub fn new(service: Service, feed: Feed, shutdown: Shutdown) -> Self {
+        Self { service, feed, shutdown }
     }
 }
 
 #[tonic::async_trait]
 impl pb::seats_service_server::SeatsService for Api {
+    type WatchSeatMapStream = BoxStream<'static, Result<pb::SeatMap, Status>>;
+
     async fn get_seat_map(&self, request: Request<pb::GetSeatMapRequest>) -> Result<Response<pb::SeatMap>, Status> {
         let screening_id = parse_screening_id(&request.into_inner().screening_id)?;
         let map = self.service.seat_map(screening_id).await.map_err(to_status)?;
-        let currency = map.screening.currency.clone();
-        let seats: Vec<pb::Seat> = map
-            .seats
-            .into_iter()
-            .map(|s| pb::Seat {
-                seat_id: s.seat_id,
-                row: s.seat_row,
-                number: s.seat_number as u32,
-                status: match s.status.as_str() {
-                    "AVAILABLE" => pb::SeatStatus::Available,
-                    "HELD" => pb::SeatStatus::Held,
-                    _ => pb::SeatStatus::Sold,
-                }
-                .into(),
-                price: Some(Money { currency: currency.clone(), amount: s.price }),
-            })
-            .collect();
-        Ok(Response::new(pb::SeatMap {
-            screening_id: map.screening.screening_id.to_string(),
-            movie_title: map.screening.movie_title,
-            screen_name: map.screening.screen_name,
-            starts_at: Some(time::to_proto(map.screening.starts_at)),
-            available: seats.iter().filter(|s| s.status == pb::SeatStatus::Available as i32).count() as u32,
-            seats,
-        }))
+        Ok(Response::new(seat_map_to_proto(map)))
+    }
+
+    async fn watch_seat_map(
+        &self,
+        request: Request<pb::WatchSeatMapRequest>,
+    ) -> Result<Response<Self::WatchSeatMapStream>, Status> {
+        let screening_id = parse_screening_id(&request.into_inner().screening_id)?;
+        let maps =
+            self.feed.watch(self.service.clone(), screening_id, self.shutdown.clone()).await.map_err(to_status)?;
+        Ok(Response::new(ReceiverStream::new(maps).map(|map| Ok(seat_map_to_proto(map))).boxed()))
+    }
+}
+
+fn seat_map_to_proto(map: SeatMap) -> pb::SeatMap {
+    let currency = map.screening.currency.clone();
+    let seats: Vec<pb::Seat> = map
+        .seats
+        .into_iter()
+        .map(|s| pb::Seat {
+            seat_id: s.seat_id,
+            row: s.seat_row,
+            number: s.seat_number as u32,
+            status: match s.status.as_str() {
+                "AVAILABLE" => pb::SeatStatus::Available,
+                "HELD" => pb::SeatStatus::Held,
+                _ => pb::SeatStatus::Sold,
+            }
+            .into(),
+            price: Some(Money { currency: currency.clone(), amount: s.price }),
+        })
+        .collect();
+    pb::SeatMap {
+        screening_id: map.screening.screening_id.to_string(),
+        movie_title: map.screening.movie_title,
+        screen_name: map.screening.screen_name,
+        starts_at: Some(time::to_proto(map.screening.starts_at)),
+        available: seats.iter().filter(|s| s.status == pb::SeatStatus::Available as i32).count() as u32,
+        seats,
     }
 }
 

@@ -12,11 +12,14 @@
 //! - every internal call is idempotent on its booking number;
 //! - an expired hold counts as free: another booking may take its seats.
 //!
+//! Serves the live seat map (`WatchSeatMap`) from the SEATS stream (`feed`).
+//!
 //! Emits `SeatsHeld`, `SeatsSold`, `SeatsReleased`; consumes `ScreeningScheduled`.
 
 mod app;
 mod config;
 mod domain;
+mod feed;
 mod grpc;
 mod service;
 mod store;
