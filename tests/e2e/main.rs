@@ -17,4 +17,5 @@ mod observe;
 mod operator;
 mod overload;
 mod saga;
+mod sdk;
 mod seat_map;
