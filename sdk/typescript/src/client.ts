@@ -122,6 +122,8 @@ export function createClient(options: ClientOptions): CinemaClient {
 
   // Follows a booking through WatchBooking until `done`, re-watching when the
   // stream ends early or the gateway is unavailable, within followTimeoutMs.
+  // NOT_FOUND is retried too: the number came from the server, and a booking
+  // answered PENDING may reach the reservation record only when its saga runs.
   async function follow(
     bookingNumber: string,
     done: (b: Booking) => boolean,
@@ -145,7 +147,7 @@ export function createClient(options: ClientOptions): CinemaClient {
       } catch (e) {
         const err = CinemaError.from(e);
         if (err.code === Code.DeadlineExceeded && Date.now() >= deadline) throw timedOut();
-        if (!isRetryable(err)) throw err;
+        if (!isRetryable(err) && err.code !== Code.NotFound) throw err;
       }
       const wait = backoffMs(Math.min(attempt, 6), policy);
       if (Date.now() + wait >= deadline) throw timedOut();

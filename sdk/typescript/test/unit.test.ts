@@ -29,6 +29,7 @@ const fast: Partial<RetryPolicy> = { initialBackoffMs: 5, maxBackoffMs: 20, dead
 function fakeGateway(opts: {
   failures?: ConnectError[];
   views?: BookingStatus[];
+  watchFailures?: ConnectError[];
   routes?: (router: ConnectRouter) => void;
 }) {
   const seen: { requests: BookTicketsRequest[]; authorization: (string | null)[] } = {
@@ -36,6 +37,7 @@ function fakeGateway(opts: {
     authorization: [],
   };
   const failures = [...(opts.failures ?? [])];
+  const watchFailures = [...(opts.watchFailures ?? [])];
   const booking = (status: BookingStatus): Booking =>
     create(BookingSchema, { bookingNumber: "BK000000000001", status, reason: "" });
   const transport = createRouterTransport((router) => {
@@ -53,6 +55,8 @@ function fakeGateway(opts: {
     });
     router.service(BookingQueryService, {
       async *watchBooking() {
+        const failure = watchFailures.shift();
+        if (failure) throw failure;
         for (const status of opts.views ?? [BookingStatus.PENDING, BookingStatus.CONFIRMED]) {
           yield booking(status);
         }
@@ -161,6 +165,15 @@ test("the token function is asked before every call", async () => {
   const client = createClient({ baseUrl: "http://fake", transport, retry: fast, token: async () => `t${++n}` });
   await client.book({ screeningId: "s-1", seatIds: ["A-1"], cardToken: "tok_visa" });
   assert.deepEqual(seen.authorization, ["Bearer t1", "Bearer t2"]);
+});
+
+test("following retries a booking the record does not have yet", async () => {
+  const { transport } = fakeGateway({
+    watchFailures: [new ConnectError("booking BK000000000001 does not exist", Code.NotFound), unavailable()],
+  });
+  const client = createClient({ baseUrl: "http://fake", transport, retry: fast });
+  const booking = await client.book({ screeningId: "s-1", seatIds: ["A-1"], cardToken: "tok_visa" });
+  assert.equal(booking.status, BookingStatus.CONFIRMED);
 });
 
 test("cancel waits past a stale CONFIRMED view for CANCELLED", async () => {
