@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import grpc
@@ -31,9 +31,7 @@ def channel(
 def aio_channel(
     target: str, token: str | None, secure: bool, credentials: grpc.ChannelCredentials | None
 ) -> grpc.aio.Channel:
-    interceptors: Sequence[grpc.aio.ClientInterceptor] = (
-        [] if token is None else [_AioBearerToken(f"Bearer {token}")]
-    )
+    interceptors = aio_interceptors(token)
     if secure or credentials is not None:
         creds = credentials or grpc.ssl_channel_credentials()
         return grpc.aio.secure_channel(target, creds, interceptors=interceptors)
@@ -96,13 +94,12 @@ class _BearerToken(
         return continuation(self._details(details), requests)
 
 
-class _AioBearerToken(
-    grpc.aio.UnaryUnaryClientInterceptor,
-    grpc.aio.UnaryStreamClientInterceptor,
-    grpc.aio.StreamUnaryClientInterceptor,
-    grpc.aio.StreamStreamClientInterceptor,
-):
-    """Adds `authorization: Bearer <token>` to every call of an asyncio channel."""
+class _AioBearerToken:
+    """Adds `authorization: Bearer <token>` to the calls of an asyncio channel.
+
+    grpc.aio files each interceptor under the first kind it is an instance of, so
+    each kind of call gets its own interceptor (see aio_interceptors).
+    """
 
     def __init__(self, header: str) -> None:
         self._header = header
@@ -114,22 +111,38 @@ class _AioBearerToken(
             details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
         )
 
+
+class _AioUnaryUnary(_AioBearerToken, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(
         self, continuation: AioContinuation, details: AioDetails, request: Any
     ) -> Any:
         return await continuation(self._details(details), request)
 
+
+class _AioUnaryStream(_AioBearerToken, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(
         self, continuation: AioContinuation, details: AioDetails, request: Any
     ) -> Any:
         return await continuation(self._details(details), request)
 
+
+class _AioStreamUnary(_AioBearerToken, grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(
         self, continuation: AioContinuation, details: AioDetails, requests: Any
     ) -> Any:
         return await continuation(self._details(details), requests)
 
+
+class _AioStreamStream(_AioBearerToken, grpc.aio.StreamStreamClientInterceptor):
     async def intercept_stream_stream(
         self, continuation: AioContinuation, details: AioDetails, requests: Any
     ) -> Any:
         return await continuation(self._details(details), requests)
+
+
+def aio_interceptors(token: str | None) -> list[grpc.aio.ClientInterceptor]:
+    if token is None:
+        return []
+    header = f"Bearer {token}"
+    kinds = (_AioUnaryUnary, _AioUnaryStream, _AioStreamUnary, _AioStreamStream)
+    return [kind(header) for kind in kinds]

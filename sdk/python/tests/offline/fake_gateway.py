@@ -60,6 +60,7 @@ class FakeGateway(
             BookingStatus.BOOKING_STATUS_CONFIRMED,
         ]
         self.book_requests: list[booking_pb2.BookTicketsRequest] = []
+        #: The authorization header of every call, BookTickets and WatchBooking alike.
         self.authorizations: list[str | None] = []
         self.watch_cancelled = threading.Event()
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
@@ -85,6 +86,7 @@ class FakeGateway(
         )
 
     def WatchBooking(self, request, context) -> Iterator[reservation_pb2.Booking]:  # type: ignore[no-untyped-def, override]
+        self.authorizations.append(dict(context.invocation_metadata()).get("authorization"))
         context.add_callback(self.watch_cancelled.set)
         for version, status in enumerate(self.statuses, start=1):
             yield reservation_pb2.Booking(

@@ -37,7 +37,8 @@ def test_book_retries_unavailable_with_the_same_request_id(gateway: FakeGateway)
     assert booking.status == BookingStatus.BOOKING_STATUS_CONFIRMED
     ids = {r.request_id for r in gateway.book_requests}
     assert len(gateway.book_requests) == 3 and len(ids) == 1 and ids != {""}
-    assert gateway.authorizations == ["Bearer tok-kim"] * 3
+    # Three BookTickets and one WatchBooking, all with the token.
+    assert gateway.authorizations == ["Bearer tok-kim"] * 4
 
 
 def test_book_keeps_the_request_id_it_is_given(gateway: FakeGateway) -> None:
@@ -138,7 +139,7 @@ async def test_async_book_retries_with_the_same_request_id(gateway: FakeGateway)
 
     assert booking.status == BookingStatus.BOOKING_STATUS_CONFIRMED
     assert len({r.request_id for r in gateway.book_requests}) == 1
-    assert gateway.authorizations == ["Bearer tok-kim"] * 3
+    assert gateway.authorizations == ["Bearer tok-kim"] * 4
     assert gateway.watch_cancelled.wait(timeout=5)
 
 
