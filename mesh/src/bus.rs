@@ -47,12 +47,20 @@ pub struct Delivery {
 pub struct Bus {
     client: async_nats::Client,
     js: jetstream::Context,
+    /// Copies of each stream (and KV bucket) JetStream keeps.
+    replicas: usize,
 }
 
 impl Bus {
     /// Connects in the background: a broker that is down does not stop the
-    /// service from starting; it reconnects by itself.
+    /// service from starting; it reconnects by itself. `url` may name several servers,
+    /// comma-separated (a cluster's seeds; the servers also tell the client of their peers).
     pub async fn connect(url: &str, name: &str) -> anyhow::Result<Self> {
+        let servers = url
+            .split(',')
+            .map(|u| u.trim().parse::<async_nats::ServerAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("NATS URL {url:?}"))?;
         let client = async_nats::ConnectOptions::new()
             .name(name)
             .retry_on_initial_connect()
@@ -60,11 +68,21 @@ impl Bus {
             .reconnect_delay_callback(|attempts| {
                 Duration::from_millis(2u64.saturating_pow(attempts.min(16) as u32)).min(Duration::from_millis(500))
             })
-            .connect(url)
+            .connect(servers)
             .await
             .with_context(|| format!("connect to NATS at {url}"))?;
         let js = jetstream::new(client.clone());
-        Ok(Self { client, js })
+        Ok(Self { client, js, replicas: 1 })
+    }
+
+    /// Streams and KV buckets this bus creates keep `replicas` copies (at least 1).
+    pub fn with_stream_replicas(mut self, replicas: usize) -> Self {
+        self.replicas = replicas.max(1);
+        self
+    }
+
+    pub fn stream_replicas(&self) -> usize {
+        self.replicas
     }
 
     pub fn jetstream(&self) -> &jetstream::Context {
@@ -89,6 +107,7 @@ impl Bus {
                     subjects: vec![s.subjects.into()],
                     storage: stream::StorageType::File,
                     duplicate_window: DUPLICATE_WINDOW,
+                    num_replicas: self.replicas,
                     ..Default::default()
                 })
                 .await

@@ -14,7 +14,11 @@ pub struct Base {
     pub listen_addr: String,
     /// This service's own database; created when missing.
     pub database_url: String,
+    /// One NATS URL, or several separated by commas (the seeds of a cluster).
     pub nats_url: String,
+    /// Copies JetStream keeps of each stream and KV bucket: 1 on one server, 3 on a
+    /// three-node cluster (a stream then survives the loss of any one node).
+    pub stream_replicas: usize,
     /// `text` or `json`.
     pub log_format: String,
     /// How long to report NOT_SERVING before closing the listener on SIGTERM,
@@ -33,6 +37,7 @@ impl Base {
             listen_addr: format!("127.0.0.1:{port}"),
             database_url: format!("postgres://postgres@127.0.0.1:5432/cinema_{name}"),
             nats_url: "nats://127.0.0.1:4222".into(),
+            stream_replicas: 1,
             log_format: "text".into(),
             drain_delay_ms: 0,
             otlp_endpoint: String::new(),

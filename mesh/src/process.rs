@@ -36,7 +36,11 @@ impl Process {
     /// that is down does not stop the start), and binds `listen_addr`.
     pub async fn start(base: &Base, service: &str, migrations: EmbeddedMigrations) -> anyhow::Result<Self> {
         let mut process = Self::start_without_bus(base, migrations).await?;
-        process.bus = Some(Bus::connect(&base.nats_url, &format!("cinema-{service}")).await?);
+        process.bus = Some(
+            Bus::connect(&base.nats_url, &format!("cinema-{service}"))
+                .await?
+                .with_stream_replicas(base.stream_replicas),
+        );
         Ok(process)
     }
 

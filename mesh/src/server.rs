@@ -334,7 +334,7 @@ mod tests {
 
     use cinema_proto::seats::v1::seats_service_client::SeatsServiceClient;
     use cinema_proto::seats::v1::seats_service_server::{SeatsService, SeatsServiceServer};
-    use cinema_proto::seats::v1::{GetSeatMapRequest, SeatMap};
+    use cinema_proto::seats::v1::{GetSeatMapRequest, SeatMap, WatchSeatMapRequest};
     use tonic::transport::Channel;
     use tonic_health::pb::HealthCheckRequest;
     use tonic_health::pb::health_check_response::ServingStatus as Probe;
@@ -352,6 +352,15 @@ mod tests {
 
     #[tonic::async_trait]
     impl SeatsService for Gated {
+        type WatchSeatMapStream = futures::stream::Empty<Result<SeatMap, tonic::Status>>;
+
+        async fn watch_seat_map(
+            &self,
+            _: tonic::Request<WatchSeatMapRequest>,
+        ) -> Result<tonic::Response<Self::WatchSeatMapStream>, tonic::Status> {
+            Err(tonic::Status::unimplemented("not gated"))
+        }
+
         async fn get_seat_map(
             &self,
             request: tonic::Request<GetSeatMapRequest>,

@@ -8,6 +8,7 @@ mod booking;
 mod chaos;
 mod chart;
 mod client;
+mod cluster;
 mod fuzz;
 mod gateway;
 mod grpcurl;

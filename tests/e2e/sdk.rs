@@ -1,13 +1,16 @@
 //! The client SDKs against a live stack, through the gateway, signed in with the dev
-//! issuer's tokens: the Rust SDK (`sdk/rust`, crate `cinema-client`) here, in process.
+//! issuer's tokens: the Rust SDK (`sdk/rust`, crate `cinema-client`) here, in process; the
+//! TypeScript (`sdk/typescript`) and Python (`sdk/python`) SDKs run their own suites
+//! (node's test runner, pytest) against a stack started for them.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
 use cinema_client::proto::common::v1::BookingStatus;
 use cinema_client::proto::seats::v1::{GetSeatMapRequest, SeatStatus};
 use cinema_client::{Backoff, BookRequest, Client, Error};
-use cinema_tests::Service;
+use cinema_tests::{Service, Stack, StackOptions};
 use futures::StreamExt as _;
 
 use crate::client::TestApp;
@@ -103,5 +106,67 @@ async fn the_rust_sdk_books_follows_retries_and_types_its_errors() -> Result<()>
     ensure!(last.status() == BookingStatus::Cancelled, "{watched:?}");
     let listed = kim.list_bookings("kim", "").await?;
     ensure!(listed.bookings.len() == 4, "kim's bookings: {}", listed.bookings.len());
+    Ok(())
+}
+
+/// Runs one SDK's own test suite against a fresh stack: `program args` in the repository
+/// root, with the gateway and three tokens (two customers and an admin) in its
+/// environment. Returns what it printed; fails with its output when it fails.
+async fn run_suite(program: &Path, args: &[&str], extra_env: &[(&str, String)]) -> Result<String> {
+    let stack = Stack::start(StackOptions::for_tests()).await?;
+    let root = cinema_tests::repo_root();
+    let mut command = tokio::process::Command::new(program);
+    command
+        .current_dir(&root)
+        .args(args)
+        .env("CINEMA_GATEWAY_URL", stack.gateway_url())
+        .env("CINEMA_GATEWAY_ADDR", stack.gateway_addr())
+        .env("CINEMA_TOKEN", stack.customer_token("kim"))
+        .env("CINEMA_OTHER_TOKEN", stack.customer_token("lee"))
+        .env("CINEMA_ADMIN_TOKEN", stack.admin_token())
+        .envs(extra_env.iter().map(|(k, v)| (*k, v.as_str())))
+        .kill_on_drop(true);
+    let started = std::time::Instant::now();
+    let output = tokio::time::timeout(Duration::from_secs(240), command.output())
+        .await
+        .with_context(|| format!("{} {args:?} ran over 4 minutes", program.display()))?
+        .with_context(|| {
+            format!("running {} (is it installed? `cargo xtask test` provisions it)", program.display())
+        })?;
+    let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    stack.shutdown().await?;
+    ensure!(output.status.success(), "{} {args:?} failed ({}):\n{printed}", program.display(), output.status);
+    eprintln!("{} {args:?}: passed in {:.1} s", program.display(), started.elapsed().as_secs_f64());
+    Ok(printed)
+}
+
+/// The count after `label` in a test runner's summary (`# pass 9`, `9 passed`).
+fn count_after(printed: &str, label: &str) -> Option<u32> {
+    printed.lines().find_map(|line| {
+        let line = line.trim();
+        line.strip_prefix(label).and_then(|rest| rest.trim().parse().ok())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_typescript_sdk_passes_its_tests_against_the_stack() -> Result<()> {
+    let printed = run_suite(Path::new("npm"), &["test", "--workspace", "@cinema/client"], &[]).await?;
+    let (passed, failed) = (count_after(&printed, "# pass"), count_after(&printed, "# fail"));
+    ensure!(passed.is_some_and(|n| n >= 15) && failed == Some(0), "passed {passed:?}, failed {failed:?}:\n{printed}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_python_sdk_passes_its_tests_against_the_stack() -> Result<()> {
+    let python = cinema_tests::tools::tools_dir().join("bin").join("python");
+    let src = cinema_tests::repo_root().join("sdk/python/src").display().to_string();
+    let printed = run_suite(
+        &python,
+        &["-m", "pytest", "-q", "-p", "no:cacheprovider", "sdk/python/tests"],
+        &[("PYTHONPATH", src)],
+    )
+    .await?;
+    let summary = printed.lines().rev().find(|l| l.contains(" passed")).unwrap_or_default();
+    ensure!(!summary.contains("failed") && !summary.contains("skipped"), "{summary}");
     Ok(())
 }

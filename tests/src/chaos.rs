@@ -544,23 +544,8 @@ impl Chaos {
         Ok(self.saga_states().await?.into_iter().filter(|(_, s)| !terminal(s)).map(|(n, _)| n).collect())
     }
 
-    /// Unpublished outbox rows of the services whose events drive the others.
     async fn outbox_backlog(&self) -> Result<i64> {
-        #[derive(QueryableByName)]
-        struct Count {
-            #[diesel(sql_type = BigInt)]
-            n: i64,
-        }
-        let mut total = 0;
-        for service in [Service::Reservation, Service::Seats, Service::Payment] {
-            let mut conn = connect(&self.stack, service).await?;
-            let count: Count = diesel::sql_query("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL")
-                .get_result(&mut conn)
-                .await
-                .with_context(|| format!("the {service} outbox"))?;
-            total += count.n;
-        }
-        Ok(total)
+        invariants::outbox_backlog(&self.stack).await
     }
 
     async fn seat_map_exists(&self, screening: &str) -> Result<bool> {

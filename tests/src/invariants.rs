@@ -270,3 +270,22 @@ pub async fn check(stack: &Stack, limits: &Limits) -> Result<Report> {
         refunded_payments: payments.iter().filter(|p| p.status == "REFUNDED").count(),
     })
 }
+
+/// Unpublished outbox rows of the services whose events drive the others.
+pub async fn outbox_backlog(stack: &Stack) -> Result<i64> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let mut total = 0;
+    for service in [Service::Screening, Service::Reservation, Service::Seats, Service::Payment] {
+        let mut conn = connect(stack, service).await?;
+        let count: Count = diesel::sql_query("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL")
+            .get_result(&mut conn)
+            .await
+            .with_context(|| format!("the {service} outbox"))?;
+        total += count.n;
+    }
+    Ok(total)
+}

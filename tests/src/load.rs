@@ -203,9 +203,19 @@ pub struct Summary {
     /// Booking numbers answered CONFIRMED: promises the system must keep (not in the JSON).
     #[serde(skip)]
     pub answered_confirmed: Vec<String>,
+    /// When each CONFIRMED answer came, from the start of the load, in order (not in the
+    /// JSON).
+    #[serde(skip)]
+    pub confirmed_at: Vec<Duration>,
 }
 
 impl Summary {
+    /// The longest time without a CONFIRMED answer between the first and the last one
+    /// (a failover's pause, under steady load).
+    pub fn longest_confirmation_gap(&self) -> Duration {
+        self.confirmed_at.windows(2).map(|w| w[1].saturating_sub(w[0])).max().unwrap_or_default()
+    }
+
     /// A few lines for a terminal.
     pub fn report(&self) -> String {
         let l = &self.latency_ms;
@@ -376,6 +386,12 @@ pub async fn run(options: &Options) -> Result<Summary> {
         screenings,
         booking_numbers: stats.booked.into_iter().map(|(number, _)| number).collect(),
         answered_confirmed,
+        confirmed_at: {
+            let mut at: Vec<Duration> =
+                stats.confirmed_at.iter().map(|t| t.saturating_duration_since(started)).collect();
+            at.sort();
+            at
+        },
     })
 }
 
@@ -395,6 +411,8 @@ struct Stats {
     error_examples: BTreeMap<String, String>,
     /// (booking number, answered status)
     booked: Vec<(String, BookingStatus)>,
+    /// When each CONFIRMED answer came.
+    confirmed_at: Vec<Instant>,
 }
 
 impl Stats {
@@ -409,6 +427,7 @@ impl Stats {
             by_error: BTreeMap::new(),
             error_examples: BTreeMap::new(),
             booked: Vec::new(),
+            confirmed_at: Vec::new(),
         })
     }
 }
@@ -458,6 +477,9 @@ impl Sender {
                 let status = BookingStatus::try_from(result.status).unwrap_or(BookingStatus::Unspecified);
                 let _ = stats.ok.record(micros);
                 *stats.by_answer.entry(status_name(status)).or_default() += 1;
+                if status == BookingStatus::Confirmed {
+                    stats.confirmed_at.push(Instant::now());
+                }
                 stats.booked.push((result.booking_number, status));
             }
             Ok(Err(status)) => {

@@ -36,6 +36,9 @@ pub enum NatsChoice {
     Own { port: Option<u16>, monitor_port: Option<u16> },
     /// An existing server, e.g. `nats://127.0.0.1:4222`.
     Server(String),
+    /// An own JetStream cluster of `nodes` servers on loopback ports, routed to each
+    /// other; every service gets all their URLs and `CINEMA_STREAM_REPLICAS=nodes`.
+    Cluster { nodes: usize },
 }
 
 /// Which ports the services and the gateway get.
@@ -139,6 +142,17 @@ struct Procs {
     /// How to start the stack's own NATS and Postgres again (chaos: outages).
     nats_spec: Option<ProcSpec>,
     postgres_spec: Option<ProcSpec>,
+    /// The nodes of an own NATS cluster ([`NatsChoice::Cluster`]).
+    cluster: Vec<ClusterNode>,
+}
+
+/// One server of the stack's own NATS cluster.
+struct ClusterNode {
+    /// Its `server_name` (what JetStream names a stream's leader by).
+    name: String,
+    spec: ProcSpec,
+    proc: Option<Proc>,
+    health: String,
 }
 
 impl Procs {
@@ -168,6 +182,16 @@ impl Procs {
         }
         if let Some(mut nats) = self.nats.take() {
             nats.stop(grace);
+        }
+        for node in &mut self.cluster {
+            if let Some(proc) = node.proc.as_mut() {
+                proc.request_stop();
+            }
+        }
+        for node in &mut self.cluster {
+            if let Some(mut proc) = node.proc.take() {
+                proc.stop(grace);
+            }
         }
         if let Some(mut postgres) = self.postgres.take() {
             postgres.stop(grace);
@@ -313,6 +337,47 @@ impl Stack {
         // NATS and Postgres start concurrently; we wait for both.
         stack.nats_url = match &options.nats {
             NatsChoice::Server(url) => url.clone(),
+            NatsChoice::Cluster { nodes } => {
+                let nodes = (*nodes).max(1);
+                let ports: Vec<(u16, u16, u16)> =
+                    (0..nodes).map(|_| Ok((free_port()?, free_port()?, free_port()?))).collect::<Result<_>>()?;
+                let routes: Vec<String> =
+                    ports.iter().map(|(_, route, _)| format!("nats-route://127.0.0.1:{route}")).collect();
+                let sync = if options.nats_sync_always { "\n  sync_interval: always" } else { "" };
+                for (i, (port, route, monitor)) in ports.iter().enumerate() {
+                    let name = format!("cinema_{}_n{i}", stack.id);
+                    let store = run_dir.join(format!("nats-{i}"));
+                    std::fs::create_dir_all(&store).with_context(|| format!("creating {}", store.display()))?;
+                    let config = run_dir.join(format!("nats-{i}.conf"));
+                    std::fs::write(
+                        &config,
+                        format!(
+                            "server_name: {name}\nlisten: 127.0.0.1:{port}\nhttp: 127.0.0.1:{monitor}\n\
+                             jetstream {{\n  store_dir: {store:?}{sync}\n}}\n\
+                             cluster {{\n  name: cinema_{id}\n  listen: 127.0.0.1:{route}\n  routes: [{routes}]\n}}\n",
+                            id = stack.id,
+                            store = store.display().to_string(),
+                            routes = routes.join(", "),
+                        ),
+                    )
+                    .with_context(|| format!("writing {}", config.display()))?;
+                    let mut spec = ProcSpec::new(
+                        format!("nats-{i}"),
+                        &stack.tools.nats_server,
+                        logs.join(format!("nats-{i}.log")),
+                    )
+                    .arg("-c")
+                    .arg(config.as_os_str());
+                    spec.registry = Some(registry.clone());
+                    let proc = Proc::spawn(spec.clone())?;
+                    let health = format!("http://127.0.0.1:{monitor}/healthz");
+                    stack.lock().cluster.push(ClusterNode { name, spec, proc: Some(proc), health });
+                }
+                for i in 0..nodes {
+                    stack.wait_cluster_node(i).await?;
+                }
+                ports.iter().map(|(port, _, _)| format!("nats://127.0.0.1:{port}")).collect::<Vec<_>>().join(",")
+            }
             NatsChoice::Own { port, monitor_port } => {
                 let port = match port {
                     Some(p) => *p,
@@ -712,6 +777,70 @@ impl Stack {
         self.wait_http("nats", &self.nats_health, "nats.log").await
     }
 
+    /// How many servers the stack's own NATS cluster has (0: not a cluster).
+    pub fn nats_nodes(&self) -> usize {
+        self.lock().cluster.len()
+    }
+
+    /// The `server_name` of cluster node `i`.
+    pub fn nats_node_name(&self, i: usize) -> Option<String> {
+        self.lock().cluster.get(i).map(|n| n.name.clone())
+    }
+
+    /// The cluster node whose `server_name` is `name`.
+    pub fn nats_node_named(&self, name: &str) -> Option<usize> {
+        self.lock().cluster.iter().position(|n| n.name == name)
+    }
+
+    /// Kills cluster node `i` with SIGKILL (its store stays, as after a machine crash).
+    pub fn kill_nats_node(&self, i: usize) -> Result<()> {
+        let proc = self.lock().cluster.get_mut(i).with_context(|| format!("no NATS node {i}"))?.proc.take();
+        if let Some(mut proc) = proc {
+            proc.kill();
+        }
+        Ok(())
+    }
+
+    /// Starts cluster node `i` again (same ports, config and store) and waits until its
+    /// JetStream is current with the cluster.
+    pub async fn start_nats_node(&self, i: usize) -> Result<()> {
+        {
+            let mut procs = self.lock();
+            let node = procs.cluster.get_mut(i).with_context(|| format!("no NATS node {i}"))?;
+            if node.proc.as_mut().is_some_and(|p| p.exit_status().is_none()) {
+                bail!("NATS node {i} is running");
+            }
+            node.proc = Some(Proc::spawn(node.spec.clone())?);
+        }
+        self.wait_cluster_node(i).await
+    }
+
+    /// Waits until cluster node `i` reports healthy (`/healthz`: JetStream enabled and
+    /// current, a meta leader known).
+    async fn wait_cluster_node(&self, i: usize) -> Result<()> {
+        let (health, name) = {
+            let procs = self.lock();
+            let node = procs.cluster.get(i).with_context(|| format!("no NATS node {i}"))?;
+            (node.health.clone(), node.name.clone())
+        };
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
+        let waited =
+            poll_until(&format!("NATS node {name}"), self.ready_timeout, Duration::from_millis(50), || async {
+                let running = self
+                    .lock()
+                    .cluster
+                    .get_mut(i)
+                    .and_then(|n| n.proc.as_mut())
+                    .is_some_and(|p| p.exit_status().is_none());
+                if !running {
+                    bail!("NATS node {i} exited");
+                }
+                Ok(client.get(&health).send().await.ok().filter(|r| r.status().is_success()).map(|_| ()))
+            })
+            .await;
+        waited.with_context(|| format!("the end of nats-{i}.log:\n{}", self.infra_tail(&format!("nats-{i}"))))
+    }
+
     /// Shuts the stack's own Postgres down in immediate mode (SIGQUIT: no checkpoint,
     /// every connection cut; the next start runs crash recovery).
     pub fn stop_postgres_immediate(&self) -> Result<()> {
@@ -794,6 +923,7 @@ impl Stack {
                 .env("CINEMA_LISTEN_ADDR", format!("127.0.0.1:{}", self.port(service)))
                 .env("CINEMA_DATABASE_URL", self.database_url(service))
                 .env("CINEMA_NATS_URL", self.nats_url.clone())
+                .env("CINEMA_STREAM_REPLICAS", self.lock().cluster.len().max(1).to_string())
                 .env("CINEMA_LOG_FORMAT", options.log_format.clone())
                 .env("RUST_LOG", options.rust_log.clone());
         if service == Service::Orchestrator {

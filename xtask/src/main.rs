@@ -13,6 +13,8 @@
 //!   against this machine's own limits in the same run (see `bench.rs`).
 //! - `fuzz --cases N --seed S`: the fuzz campaign of the e2e tests, longer, on a private
 //!   stack.
+//! - `sdk [--check] [--release-contracts]`: regenerate the SDKs' checked-in code from
+//!   `proto/`; or check it is current and run the contract gates (buf lint, buf breaking).
 //! - `token --customer ID [--role admin|operator] [--ttl 1h]`: a bearer token from the dev
 //!   issuer whose keys `up` gives the gateway (`.cinema/auth/`).
 
@@ -21,6 +23,7 @@ mod chaos;
 mod chart;
 mod demo;
 mod load;
+mod sdk;
 mod test;
 mod up;
 
@@ -72,6 +75,16 @@ enum Command {
         #[arg(long)]
         no_build: bool,
     },
+    /// Regenerate the client SDKs' code from proto/ (or check it, and the contract gates).
+    Sdk {
+        /// Change nothing: fail when the checked-in code is stale, then run buf lint and
+        /// buf breaking against the released contracts.
+        #[arg(long)]
+        check: bool,
+        /// Make the current contracts the released baseline `buf breaking` compares against.
+        #[arg(long, conflicts_with = "check")]
+        release_contracts: bool,
+    },
     /// Print a bearer token from the dev issuer that `cargo xtask up` trusts.
     Token {
         /// The customer (the token's `sub`).
@@ -103,6 +116,7 @@ fn main() -> ExitCode {
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(load::run(*args))),
         Command::Token { customer, roles, ttl } => token(&customer, &roles, &ttl),
+        Command::Sdk { check, release_contracts } => sdk(check, release_contracts),
         Command::Fuzz { cases, seed, no_build } => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -137,6 +151,22 @@ fn tools() -> Result<()> {
     if let Some(pg) = &tools.postgres_bin {
         println!("postgres    {}", pg.display());
     }
+    Ok(())
+}
+
+fn sdk(check: bool, release_contracts: bool) -> Result<()> {
+    let root = cinema_tests::repo_root();
+    cinema_tests::Tools::ensure(false)?;
+    let tools = sdk::provision(&root)?;
+    if release_contracts {
+        return sdk::release_contracts(&root, &tools);
+    }
+    if check {
+        sdk::check_generated(&root, &tools)?;
+        return sdk::check_contracts(&root, &tools);
+    }
+    sdk::generate(&root, &tools, &root)?;
+    eprintln!("regenerated sdk/typescript/src/gen and sdk/python/src/cinema_client/_gen");
     Ok(())
 }
 

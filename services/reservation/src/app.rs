@@ -50,7 +50,7 @@ impl App {
 async fn project(bus: Bus, bucket: String, opened: tokio::sync::watch::Sender<Option<ViewStore>>, shutdown: Shutdown) {
     let mut backoff = Duration::from_millis(100);
     let store = loop {
-        match ViewStore::open(bus.jetstream(), &bucket).await {
+        match ViewStore::open(bus.jetstream(), &bucket, bus.stream_replicas()).await {
             Ok(store) => break store,
             Err(error) => {
                 tracing::warn!(

@@ -46,7 +46,7 @@ impl ViewStore {
     /// Opens `bucket`, creating it if needed (idempotent). The bucket's stream
     /// is created by hand with the fields a KV bucket needs: async-nats's
     /// `create_key_value` cannot read the answer of a NATS server before 2.10.
-    pub async fn open(js: &jetstream::Context, bucket: &str) -> anyhow::Result<Self> {
+    pub async fn open(js: &jetstream::Context, bucket: &str, replicas: usize) -> anyhow::Result<Self> {
         if let Ok(kv) = js.get_key_value(bucket).await {
             return Ok(Self { kv });
         }
@@ -60,6 +60,7 @@ impl ViewStore {
             deny_delete: true,
             allow_direct: true,
             storage: jetstream::stream::StorageType::File,
+            num_replicas: replicas.max(1),
             ..Default::default()
         })
         .await

@@ -296,7 +296,7 @@ impl Service {
     pub async fn rebuild_view(&self, bucket: Option<&str>) -> Result<(String, Rebuilt), Error> {
         let js = self.bus.jetstream();
         let bucket = bucket.unwrap_or(&self.bucket).to_owned();
-        let target = ViewStore::open(js, &bucket).await?;
+        let target = ViewStore::open(js, &bucket, self.bus.stream_replicas()).await?;
         let started = std::time::Instant::now();
         let rebuilt = projector::rebuild(js, &target).await?;
         tracing::info!(
