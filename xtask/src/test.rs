@@ -48,6 +48,24 @@ fn run_steps(root: &std::path::Path, steps: &mut Vec<Step>) -> Result<()> {
     let path = tools.extended_path()?;
     timed(steps, "helm chart: lint, render, validate", || crate::chart::run(root))?;
 
+    // The SDKs and the page: their packages, their generated code against a fresh
+    // generation, the contract gates; then built (the page is served by the stacks the
+    // tests start; the SDKs' suites run against them).
+    let mut sdk_tools = None;
+    timed(steps, "SDKs: npm ci, Python packages", || {
+        sdk_tools = Some(crate::sdk::provision(root)?);
+        Ok(())
+    })?;
+    let sdk_tools = sdk_tools.context("the SDK tools were not provisioned")?;
+    timed(steps, "SDKs: generated code current; buf lint, breaking", || {
+        crate::sdk::check_generated(root, &sdk_tools)?;
+        crate::sdk::check_contracts(root, &sdk_tools)
+    })?;
+    let mut npm_build = Command::new("npm");
+    npm_build.current_dir(root).args(["run", "build", "--workspaces", "--if-present"]);
+    timed(steps, "npm run build (TypeScript SDK, the page)", || status(&mut npm_build))?;
+    cargo_step(steps, "cargo test --doc -p cinema-client", &["test", "--doc", "--package", "cinema-client"])?;
+
     let nextest = crate::cargo()
         .args(["nextest", "--version"])
         .stdout(std::process::Stdio::null())
