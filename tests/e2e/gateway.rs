@@ -111,3 +111,43 @@ async fn the_gateway_terminates_tls_with_the_local_ca() -> Result<()> {
     ensure!(output.status.success(), "grpcurl over TLS: {}", String::from_utf8_lossy(&output.stderr));
     stack.shutdown().await
 }
+
+/// The customer's page, when built, is served by the gateway itself: its files with
+/// their content types, and a `config.json` whose demo customers can sign in.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_gateway_serves_the_page_and_its_demo_sign_in() -> anyhow::Result<()> {
+    anyhow::ensure!(
+        cinema_tests::web::is_built(&cinema_tests::web::dist_dir()),
+        "web/dist is not built: npm run build -w web (cargo xtask test does)"
+    );
+    let stack = Stack::start(StackOptions::for_tests()).await?;
+    let http = reqwest::Client::new();
+    for (path, content_type) in [
+        ("/", "text/html"),
+        ("/index.html", "text/html"),
+        ("/app.js", "text/javascript"),
+        ("/app.css", "text/css"),
+        ("/config.json", "application/json"),
+    ] {
+        let answer = http.get(format!("{}{path}", stack.gateway_url())).send().await?;
+        anyhow::ensure!(answer.status() == 200, "{path}: {}", answer.status());
+        let got = answer.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        anyhow::ensure!(got.starts_with(content_type), "{path}: content-type {got}");
+        anyhow::ensure!(!answer.bytes().await?.is_empty(), "{path}: empty");
+    }
+    // Demo customers sign in with tokens the gateway accepts.
+    let config: serde_json::Value =
+        http.get(format!("{}/config.json", stack.gateway_url())).send().await?.json().await?;
+    let kim = &config["signIn"]["customers"][0];
+    anyhow::ensure!(config["signIn"]["kind"] == "demo" && kim["id"] == "kim", "{config}");
+    let token = kim["token"].as_str().unwrap_or_default();
+    let points = http.get(format!("{}/v1/customers/kim/points", stack.gateway_url())).bearer_auth(token).send().await?;
+    anyhow::ensure!(points.status() == 200, "kim's demo token: {}", points.status());
+    // Only GET; other paths stay unknown.
+    let post = http.post(format!("{}/app.js", stack.gateway_url())).send().await?;
+    anyhow::ensure!(post.status() == 404, "POST /app.js: {}", post.status());
+    let other = http.get(format!("{}/secrets.txt", stack.gateway_url())).send().await?;
+    anyhow::ensure!(other.status() == 404, "GET /secrets.txt: {}", other.status());
+    stack.shutdown().await?;
+    Ok(())
+}

@@ -23,6 +23,7 @@ pub async fn run(fresh: bool, build: bool, tls: bool) -> Result<()> {
         if !status.success() {
             bail!("cargo build failed ({status})");
         }
+        build_page(&root)?;
     }
 
     let env = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
@@ -143,6 +144,10 @@ fn print_examples(stack: &Stack, demo: Option<&crate::demo::Demo>, ca: Option<st
     let issuer = stack.issuer();
     let ttl = std::time::Duration::from_secs(24 * 3600);
     let sign = |claims: Claims| issuer.sign(&claims.ttl(ttl));
+    let scheme = if ca.is_some() { "https" } else { "http" };
+    if cinema_tests::web::is_built(&cinema_tests::web::dist_dir()) {
+        println!("\n-- the customer's page: {scheme}://127.0.0.1:8080/ (sign in as a demo customer)");
+    }
     println!("\n-- sign in: tokens from the dev issuer (valid 24 h; `cargo xtask token --customer <id>` makes more)");
     println!("export TOKEN={}", sign(Claims::new(customer)));
     println!("export ADMIN_TOKEN={}", sign(Claims::new("admin").roles(&["admin"])));
@@ -187,4 +192,27 @@ fn print_examples(stack: &Stack, demo: Option<&crate::demo::Demo>, ca: Option<st
 
 fn which(name: &str) -> bool {
     std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
+}
+
+/// Builds the customer's page (and the TypeScript SDK it uses) when node is here; the
+/// gateway serves it at `/` (without node, `up` runs without the page).
+fn build_page(root: &std::path::Path) -> Result<()> {
+    if !root.join("web").join("package.json").exists() {
+        return Ok(());
+    }
+    if !which("node") || !which("npm") {
+        eprintln!("== no node/npm: the page is not built (Debian: apt-get install -y nodejs npm)");
+        return Ok(());
+    }
+    eprintln!("== building the page (npm ci; npm run build --workspaces)");
+    for args in [
+        &["ci", "--no-audit", "--no-fund", "--loglevel=error"][..],
+        &["run", "build", "--workspaces", "--if-present"][..],
+    ] {
+        let status = std::process::Command::new("npm").current_dir(root).args(args).status().context("running npm")?;
+        if !status.success() {
+            bail!("npm {} failed ({status})", args.join(" "));
+        }
+    }
+    Ok(())
 }
