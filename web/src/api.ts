@@ -164,9 +164,14 @@ export class Api {
     return this.#client.cancel(bookingNumber, "cancelled by the customer on the web");
   }
 
-  async myBookings(customerId: string, signal?: AbortSignal): Promise<Booking[]> {
-    const { bookings } = await this.#client.listBookings(customerId, { pageSize: 50 }, { signal });
-    return bookings;
+  /** One page of the customer's bookings, newest first; `next` is empty on the last page. */
+  async myBookings(
+    customerId: string,
+    pageToken: string,
+    signal?: AbortSignal,
+  ): Promise<{ bookings: Booking[]; next: string }> {
+    const { bookings, nextPageToken } = await this.#client.listBookings(customerId, { pageSize: 20, pageToken }, { signal });
+    return { bookings, next: nextPageToken };
   }
 
   points(customerId: string, signal?: AbortSignal): Promise<Points> {

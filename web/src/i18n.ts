@@ -12,6 +12,7 @@ const ko = {
   navMovies: "영화",
   navBookings: "내 예매",
   signIn: "로그인",
+  signInToBook: "로그인하고 예매하기",
   signOut: "로그아웃",
   switchLang: "English",
   switchLangLabel: "Switch to English",
@@ -84,6 +85,7 @@ const ko = {
   viewBooking: "예매 상세 보기",
   myBookings: "내 예매",
   noBookings: "아직 예매가 없습니다.",
+  more: "더 보기",
   cancel: "예매 취소",
   cancelConfirm: "이 예매를 취소할까요? 결제가 환불되고 좌석이 풀립니다.",
   cancelYes: "취소하기",
@@ -139,6 +141,7 @@ const en: Messages = {
   navMovies: "Movies",
   navBookings: "My bookings",
   signIn: "Sign in",
+  signInToBook: "Sign in to book",
   signOut: "Sign out",
   switchLang: "한국어",
   switchLangLabel: "한국어로 보기",
@@ -206,6 +209,7 @@ const en: Messages = {
   viewBooking: "View booking",
   myBookings: "My bookings",
   noBookings: "No bookings yet.",
+  more: "Show more",
   cancel: "Cancel booking",
   cancelConfirm: "Cancel this booking? The payment is refunded and the seats are freed.",
   cancelYes: "Yes, cancel",
@@ -283,12 +287,14 @@ export function toDate(ts: Ts): Date | undefined {
   return ts ? new Date(Number(ts.seconds) * 1000 + Math.floor(ts.nanos / 1e6)) : undefined;
 }
 
-/** "12월 6일 (일) 10:00" */
+/** "12월 6일 (일) 10:00"; the year too when it is not this one. */
 export function dateTime(ts: Ts): string {
   const d = toDate(ts);
   if (!d) return "";
+  const year = (x: Date) => new Intl.DateTimeFormat("en", { timeZone: SEOUL, year: "numeric" }).format(x);
   return new Intl.DateTimeFormat(locale(), {
     timeZone: SEOUL,
+    year: year(d) === year(new Date()) ? undefined : "numeric",
     month: "short",
     day: "numeric",
     weekday: "short",

@@ -111,6 +111,9 @@ function context(signal: AbortSignal): Ctx {
     session,
     signal,
     go(hash) {
+      // This view is over now, not at the next hashchange: what it still has in
+      // flight (a second refusal, say) must not act on the page any more.
+      view.abort();
       if (location.hash === hash) render();
       else location.hash = hash;
     },
@@ -119,6 +122,7 @@ function context(signal: AbortSignal): Ctx {
     },
     fail(target, error, kind) {
       const problem = describe(error, kind);
+      if (signal.aborted) return problem;
       if (problem.signIn) {
         signOut();
         useSession(null);

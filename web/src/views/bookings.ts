@@ -15,6 +15,7 @@ export function renderMyBookings(ctx: Ctx, main: HTMLElement): void {
   const m = t();
   const customerId = ctx.session!.customerId;
   const list = h("div", { class: "booking-list", "aria-busy": "true" }, h("p", { class: "muted" }, m.loading));
+  const more = h("div", { class: "more" });
   const pointsBox = h("div", { class: "points-body" }, h("p", { class: "muted" }, m.loading));
   replace(
     main,
@@ -25,24 +26,25 @@ export function renderMyBookings(ctx: Ctx, main: HTMLElement): void {
       h("section", { class: "card points", "aria-labelledby": "points-title" }, h("h2", { id: "points-title" }, m.points), pointsBox),
       lookupForm(ctx),
     ),
-    h("section", { "aria-labelledby": "list-title" }, h("h2", { id: "list-title", class: "sr-only" }, m.myBookings), list),
+    h("section", { "aria-labelledby": "list-title" }, h("h2", { id: "list-title", class: "sr-only" }, m.myBookings), list, more),
   );
 
-  ctx.api.myBookings(customerId, ctx.signal).then(
-    (bookings) => {
-      list.removeAttribute("aria-busy");
-      if (bookings.length === 0) return replace(list, h("p", { class: "muted empty" }, m.noBookings));
-      replace(
-        list,
-        bookings.map((b) => {
+  const page = (token: string) =>
+    ctx.api.myBookings(customerId, token, ctx.signal).then(
+      ({ bookings, next }) => {
+        list.removeAttribute("aria-busy");
+        if (!token) replace(list);
+        if (!token && bookings.length === 0) replace(list, h("p", { class: "muted empty" }, m.noBookings));
+        for (const b of bookings) {
           const card = bookingCard(ctx, b, { actions: true });
           if (MOVING.has(b.status)) void ctx.api.followBooking(b.bookingNumber, card.update, ctx.signal).catch(() => {});
-          return card.el;
-        }),
-      );
-    },
-    (e) => ctx.signal.aborted || ctx.fail(list, e),
-  );
+          list.append(card.el);
+        }
+        replace(more, next ? h("button", { type: "button", class: "secondary", onclick: () => page(next) }, m.more) : null);
+      },
+      (e) => ctx.signal.aborted || ctx.fail(more, e),
+    );
+  void page("");
 
   ctx.api.points(customerId, ctx.signal).then(
     (p) =>

@@ -28,6 +28,7 @@ export function renderScreening(ctx: Ctx, main: HTMLElement, screeningId: string
   let card: (typeof CARDS)[number] = "tok_visa";
   let busyUntil = 0;
   let booking = false;
+  let cheapestSeat = 0n;
   const buttons = new Map<string, HTMLButtonElement>();
 
   const title = h("h1", { class: "page-title" }, m.loading);
@@ -108,6 +109,10 @@ export function renderScreening(ctx: Ctx, main: HTMLElement, screeningId: string
     if (first) {
       title.textContent = next.movieTitle;
       meta.textContent = [dateTime(next.startsAt), next.screenName].filter(Boolean).join(" · ");
+      cheapestSeat = next.seats.reduce((low, s) => {
+        const amount = s.price?.amount ?? 0n;
+        return amount < low ? amount : low;
+      }, next.seats[0]?.price?.amount ?? 0n);
       buildGrid(next.seats);
       renderPrices(next.seats);
     }
@@ -169,6 +174,7 @@ export function renderScreening(ctx: Ctx, main: HTMLElement, screeningId: string
             : "available";
     button.dataset.state = state;
     button.dataset.price = String(seat.price?.amount ?? "");
+    button.classList.toggle("premium", (seat.price?.amount ?? 0n) > cheapestSeat);
     button.setAttribute("aria-pressed", String(state === "selected"));
     if (state === "held" || state === "sold") button.setAttribute("aria-disabled", "true");
     else button.removeAttribute("aria-disabled");
@@ -253,7 +259,7 @@ export function renderScreening(ctx: Ctx, main: HTMLElement, screeningId: string
     const waiting = busyUntil > Date.now();
     bookButton.disabled = booking || seats.length === 0 || waiting;
     bookButton.textContent = !ctx.session
-      ? m.signIn
+      ? m.signInToBook
       : seats.length
         ? m.book(seats.length, money({ currency, amount: sum } as Money))
         : m.bookNothing;
