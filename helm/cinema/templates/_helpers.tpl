@@ -141,6 +141,24 @@ config.beta.linkerd.io/proxy-enable-native-sidecar: "true"
 {{- end -}}
 {{- end -}}
 
+{{/*
+Replicas of every JetStream stream and KV bucket (CINEMA_STREAM_REPLICAS): nats.streamReplicas,
+or when 0, 3 for the chart's NATS cluster and 1 otherwise; never more than the servers the
+chart runs.
+*/}}
+{{- define "cinema.streamReplicas" -}}
+{{- $nats := .Values.nats -}}
+{{- $servers := ternary (int $nats.cluster.replicas) 1 (and $nats.enabled $nats.cluster.enabled) -}}
+{{- $replicas := int $nats.streamReplicas -}}
+{{- if eq $replicas 0 -}}
+{{- $replicas = min 3 $servers -}}
+{{- end -}}
+{{- if and $nats.enabled (gt $replicas $servers) -}}
+{{- fail (printf "nats.streamReplicas is %d, but the chart runs %d JetStream server(s) (nats.cluster)" $replicas $servers) -}}
+{{- end -}}
+{{- $replicas -}}
+{{- end -}}
+
 {{- define "cinema.natsUrl" -}}
 {{- if .Values.nats.enabled -}}
 {{- printf "nats://%s:4222" (include "cinema.name" (list . "nats")) -}}
