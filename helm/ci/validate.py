@@ -438,7 +438,11 @@ def check_nats(sts, nats, replicas, by_kind):
     conf = by_kind.get("ConfigMap", {}).get(config, {}).get("data", {}).get("nats.conf")
     if conf is None:
         return [f"no nats.conf in a ConfigMap it mounts ({config})"]
-    setting = lambda key: (re.search(rf"^\s*{key}:\s*(\S+)", conf, re.M) or [None, None])[1]
+
+    def setting(key):  # a top-level `key: value` of nats.conf
+        found = re.search(rf"^\s*{key}:\s*(\S+)", conf, re.M)
+        return found and found.group(1)
+
     jetstream = re.search(r"jetstream\s*\{([^}]*)\}", conf)
     if not jetstream or not re.search(r"^\s*sync_interval:\s*always\s*$", jetstream.group(1), re.M):
         problems.append("JetStream must fsync every write (jetstream { sync_interval: always })")
