@@ -43,6 +43,8 @@ RESOURCES = {
         ("meshtlsauthentications", "MeshTLSAuthentication", True),
         ("networkauthentications", "NetworkAuthentication", True),
     ],
+    # CloudNativePG (postgres.mode cnpg checks that the operator's API is there).
+    "postgresql.cnpg.io/v1": [("clusters", "Cluster", True), ("databases", "Database", True)],
 }
 
 

@@ -9,6 +9,10 @@
   their schema check is skipped; instead every reference between them must resolve
   (AuthorizationPolicy -> HTTPRoute and authentication, HTTPRoute -> Server,
   GRPCRoute -> Service, Server -> pods) and the fields the proxy acts on are asserted.
+- CloudNativePG kinds (postgresql.cnpg.io: Cluster, Database) are validated against the
+  CRD schemas vendored in helm/ci/crds/ (release and commit in each file's header), strict
+  like the built-in kinds: a field the schema does not declare fails. Their CEL rules
+  (x-kubernetes-validations) are not evaluated.
 - The chart's promises: zero-downtime rollouts, gRPC probes on the health service,
   a grace period that covers preStop and the drain, an HPA and a PDB per Deployment,
   and with Linkerd (design.md §10): every pod injected, internal RPCs authorized for the
@@ -16,13 +20,28 @@
   orchestrator calls, ORCHESTRATOR_CALLS, for both), every route of the rendered
   gateway config authorized for the gateway, and mesh retries only on the idempotent
   reads.
+- Past one machine: the NATS StatefulSet fsyncs every JetStream write (sync_interval:
+  always), probes /healthz?js-enabled-only=true on its monitoring port, and as a cluster
+  names itself after its pods, routes to every peer by its stable name under a headless
+  Service, starts its pods in parallel, keeps one per node and a quorum through
+  disruptions (PodDisruptionBudget), and goes lame duck before it stops; every service
+  gets one CINEMA_STREAM_REPLICAS, no more than the servers in the release. Every
+  service's database URL (its secret TOML) reaches its own database: on the in-chart
+  Postgres, or, with a CloudNativePG Cluster, through the Cluster's -rw Service as a role
+  the Cluster manages, with the password of that role's Secret, into a `Database` that
+  role owns. EXPECTED says what each CI render (by file name) must hold.
 
 Prints one JSON summary line on success; exits non-zero listing every problem.
 """
 
 import json
+import os
+import re
 import sys
+import tomllib
+import urllib.parse
 
+import jsonschema
 import kubernetes_validate
 import yaml
 
@@ -43,10 +62,27 @@ ORCHESTRATOR_CALLS = {"/cinema.seats.v1.SeatsService/GetSeatMap"}
 HEALTH = "grpc.health.v1.Health"
 # Writes (never retried by the mesh) among the public RPCs.
 NOT_RETRIED = INTERNAL | OPERATOR | {"cinema.booking.v1.BookingService"}
+# The vendored CRD schemas (helm/ci/crds/vendor.py writes them).
+CRD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "crds")
+NATS_HEALTH = "/healthz?js-enabled-only=true"
+# What each CI render must hold, by its file name (xtask/src/chart.rs RENDERS: <name>.yaml):
+# JetStream servers in the release (0: an external NATS), every service's
+# CINEMA_STREAM_REPLICAS, where the databases live (bundled, cnpg or external), and for
+# the render past one machine the Postgres instances and the smallest HPA minimum.
+EXPECTED = {
+    "default": {"nats_servers": 1, "stream_replicas": 1, "postgres": "bundled"},
+    # postgres.enabled: false, the key before postgres.mode, still means external servers.
+    "linkerd-external": {"nats_servers": 0, "stream_replicas": 1, "postgres": "external"},
+    "tls-oidc": {"nats_servers": 1, "stream_replicas": 1, "postgres": "bundled"},
+    "ha": {"nats_servers": 3, "stream_replicas": 3, "postgres": "cnpg", "postgres_instances": 3, "min_replicas": 2},
+}
 
 
 def main(paths):
-    problems, summary = [], {"files": len(paths), "documents": 0, "schema_validated": 0, "crd_checked": 0}
+    problems = []
+    summary = {"files": len(paths), "documents": 0, "schema_validated": 0, "crd_schema_validated": 0, "crd_checked": 0}
+    crd_schemas = load_crd_schemas()
+    vendored_groups = tuple(sorted({api.split("/")[0] + "/" for api, _ in crd_schemas}))
     for path in paths:
         docs = [d for d in yaml.safe_load_all(open(path)) if d]
         summary["documents"] += len(docs)
@@ -54,6 +90,16 @@ def main(paths):
         for doc in docs:
             by_kind.setdefault(doc["kind"], {})[doc["metadata"]["name"]] = doc
             where = f"{path}: {doc['kind']}/{doc['metadata'].get('name')}"
+            if doc["apiVersion"].startswith(vendored_groups):
+                summary["crd_schema_validated"] += 1
+                validator = crd_schemas.get((doc["apiVersion"], doc["kind"]))
+                if validator is None:
+                    problems.append(f"{where}: no schema vendored for {doc['apiVersion']} {doc['kind']} (helm/ci/crds)")
+                    continue
+                problems += [f"{where}: {p}" for p in check_crd(doc)]
+                for error in sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path)):
+                    problems.append(f"{where}: CRD schema: {error.message} at {'.'.join(map(str, error.absolute_path)) or '.'}")
+                continue
             if doc["apiVersion"].startswith(CRD_GROUPS):
                 summary["crd_checked"] += 1
                 problems += [f"{where}: {p}" for p in check_crd(doc)]
@@ -68,10 +114,44 @@ def main(paths):
             summary["schema_validated"] += 1
         problems += [f"{path}: {p}" for p in check_promises(by_kind)]
         problems += [f"{path}: {p}" for p in check_references(by_kind)]
+        try:
+            facts, found = past_one_machine(by_kind)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:  # a malformed render (reported above)
+            facts, found = {}, [f"the stateful parts cannot be checked: {type(e).__name__}: {e}"]
+        problems += [f"{path}: {p}" for p in found]
+        render = os.path.basename(path).removesuffix(".yaml")
+        for key, want in EXPECTED.get(render, {}).items():
+            if facts.get(key) != want:
+                problems.append(f"{path}: the {render} render must have {key} = {want!r}, it has {facts.get(key)!r}")
     if problems:
         print("\n".join(problems), file=sys.stderr)
         sys.exit(f"{len(problems)} problem(s) in the rendered manifests")
     print(json.dumps(summary))
+
+
+def load_crd_schemas():
+    """(apiVersion, kind) -> a validator of the vendored schema, made strict: an object
+    schema that lists its properties takes no other field (unless it preserves unknown
+    fields), as the API server's strict field validation refuses them."""
+
+    def strict(schema):
+        if isinstance(schema, list):
+            return [strict(s) for s in schema]
+        if not isinstance(schema, dict):
+            return schema
+        out = {k: ({n: strict(s) for n, s in v.items()} if k == "properties" else strict(v)) for k, v in schema.items()}
+        if "properties" in out and "additionalProperties" not in out and not out.get("x-kubernetes-preserve-unknown-fields"):
+            out["additionalProperties"] = False
+        return out
+
+    validators = {}
+    for name in sorted(os.listdir(CRD_DIR)):
+        if not name.endswith(".yaml"):
+            continue
+        crd = yaml.safe_load(open(os.path.join(CRD_DIR, name)))
+        for version, schema in crd["versions"].items():
+            validators[(f"{crd['group']}/{version}", crd["kind"])] = jsonschema.Draft7Validator(strict(schema))
+    return validators
 
 
 def check_crd(doc):
@@ -258,6 +338,210 @@ def check_callers(by_kind, routes, admitted, gateway, orchestrator):
             problems.append(f"{caller} calls {path} on {server}: no route authorizes it")
         elif not identities or not identities <= (admitted.get(route) or set()):
             problems.append(f"{caller} calls {path} on {server}: HTTPRoute/{route} admits {sorted(admitted.get(route) or [])} only")
+    return problems
+
+
+def selects(selector, labels):
+    return bool(selector) and selector.items() <= labels.items()
+
+
+def settings_of(deploy, configmaps):
+    env = {}
+    for c in containers(deploy):
+        for ref in c.get("envFrom", []):
+            env.update(configmaps.get(ref.get("configMapRef", {}).get("name"), {}).get("data", {}))
+    return env
+
+
+def secret_toml(deploy, secrets):
+    """The secret settings TOML a gRPC workload mounts (None: the Secret is not in the render)."""
+    for volume in deploy["spec"]["template"]["spec"].get("volumes", []):
+        ref = volume.get("secret")
+        if volume["name"] != "secret-settings" or not ref:
+            continue
+        data = secrets.get(ref["secretName"], {}).get("stringData", {})
+        for item in ref.get("items", []):
+            if item["key"] in data:
+                return tomllib.loads(data[item["key"]])
+    return None
+
+
+def past_one_machine(by_kind):
+    """The promises of the stateful parts and what the render holds (see EXPECTED)."""
+    problems, facts = [], {}
+    configmaps, secrets, services = by_kind.get("ConfigMap", {}), by_kind.get("Secret", {}), by_kind.get("Service", {})
+    grpc = {
+        name: d for name, d in by_kind.get("Deployment", {}).items()
+        if any("grpc" in c.get("readinessProbe", {}) for c in containers(d))
+    }
+
+    # NATS: every StatefulSet running a `nats` container.
+    servers = 0
+    for name, sts in by_kind.get("StatefulSet", {}).items():
+        pod = sts["spec"]["template"]
+        nats = next((c for c in pod["spec"]["containers"] if c["name"] == "nats"), None)
+        if nats is None:
+            continue
+        replicas = sts["spec"].get("replicas", 1)
+        servers += replicas
+        problems += [f"StatefulSet/{name}: {p}" for p in check_nats(sts, nats, replicas, by_kind)]
+    facts["nats_servers"] = servers
+
+    # Every gRPC workload: one stream replication factor, servable by the release's NATS.
+    stream = {name: settings_of(d, configmaps).get("CINEMA_STREAM_REPLICAS") for name, d in grpc.items()}
+    values = set(stream.values())
+    if None in values or len(values) != 1 or not all(v.isdigit() and 1 <= int(v) <= 5 for v in values):
+        problems.append(f"CINEMA_STREAM_REPLICAS must be one number 1..5 for every service: {stream}")
+    else:
+        facts["stream_replicas"] = int(values.pop())
+        if servers and facts["stream_replicas"] > servers:
+            problems.append(f"CINEMA_STREAM_REPLICAS={facts['stream_replicas']} but the release runs {servers} JetStream server(s)")
+
+    hpas = [h["spec"]["minReplicas"] for h in by_kind.get("HorizontalPodAutoscaler", {}).values()
+            if h["spec"]["scaleTargetRef"]["name"] in grpc]
+    facts["min_replicas"] = min(hpas) if hpas else None
+
+    # Postgres.
+    clusters = by_kind.get("Cluster", {})
+    bundled = [n for n, s in by_kind.get("StatefulSet", {}).items() if any(c["name"] == "postgres" for c in containers(s))]
+    facts["postgres"] = "cnpg" if clusters else "bundled" if bundled else "external"
+    if clusters:
+        facts["postgres_instances"] = sum(c["spec"]["instances"] for c in clusters.values())
+        problems += check_cnpg(clusters, by_kind)
+    databases = {}
+    for name, deploy in grpc.items():
+        toml = secret_toml(deploy, secrets)
+        if toml is None:
+            continue  # postgres.external.existingSecret: not in the render
+        url = urllib.parse.urlsplit(toml.get("database_url", ""))
+        db = url.path.lstrip("/")
+        databases.setdefault(db, []).append(name)
+        if clusters:
+            problems += [f"Deployment/{name}: {p}" for p in check_cnpg_url(url, clusters, by_kind)]
+        elif bundled and url.hostname not in {n for n in bundled if n in services}:
+            problems.append(f"Deployment/{name}: database URL host {url.hostname} is not the in-chart Postgres {bundled}")
+        elif not bundled and url.hostname in services:
+            problems.append(f"Deployment/{name}: an external database URL names a Service of the release ({url.hostname})")
+    shared = {db: names for db, names in databases.items() if len(names) > 1}
+    if shared:
+        problems.append(f"services share a database: {shared}")
+    return facts, problems
+
+
+def check_nats(sts, nats, replicas, by_kind):
+    problems = []
+    spec, pod = sts["spec"], sts["spec"]["template"]
+    labels = pod["metadata"]["labels"]
+    volumes = {v["name"]: v for v in pod["spec"].get("volumes", [])}
+    config = next((volumes[m["name"]]["configMap"]["name"] for m in nats.get("volumeMounts", [])
+                   if "configMap" in volumes.get(m["name"], {})), None)
+    conf = by_kind.get("ConfigMap", {}).get(config, {}).get("data", {}).get("nats.conf")
+    if conf is None:
+        return [f"no nats.conf in a ConfigMap it mounts ({config})"]
+
+    def setting(key):  # a top-level `key: value` of nats.conf
+        found = re.search(rf"^\s*{key}:\s*(\S+)", conf, re.M)
+        return found and found.group(1)
+
+    jetstream = re.search(r"jetstream\s*\{([^}]*)\}", conf)
+    if not jetstream or not re.search(r"^\s*sync_interval:\s*always\s*$", jetstream.group(1), re.M):
+        problems.append("JetStream must fsync every write (jetstream { sync_interval: always })")
+    claims = {c["metadata"]["name"] for c in spec.get("volumeClaimTemplates", [])}
+    store = setting("store_dir")
+    if not any(m["mountPath"] == store and m["name"] in claims for m in nats.get("volumeMounts", [])):
+        problems.append(f"store_dir {store} is not on a volumeClaimTemplate")
+    ports = {p["name"]: p["containerPort"] for p in nats.get("ports", [])}
+    if str(ports.get("monitor")) != setting("http_port"):
+        problems.append(f"the monitor port {ports.get('monitor')} is not http_port {setting('http_port')}")
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        get = nats.get(probe, {}).get("httpGet", {})
+        if get.get("path") != NATS_HEALTH or get.get("port") != "monitor":
+            problems.append(f"{probe} must be GET {NATS_HEALTH} on the monitor port, not {get}")
+    if replicas == 1:
+        return problems
+
+    # A cluster.
+    cluster = re.search(r"cluster\s*\{(.*?)\n\s*\}", conf, re.S)
+    if not cluster:
+        return problems + [f"{replicas} replicas but no cluster block in nats.conf"]
+    route_port = re.search(r"^\s*port:\s*(\d+)", cluster.group(1), re.M)
+    route_port = int(route_port.group(1)) if route_port else None
+    if ports.get("cluster") != route_port:
+        problems.append(f"container port `cluster` {ports.get('cluster')} is not the cluster port {route_port}")
+    routes = re.findall(r"nats://[^\s,\]]+", cluster.group(1))
+    headless = by_kind.get("Service", {}).get(spec["serviceName"], {}).get("spec", {})
+    peers = {f"nats://{sts['metadata']['name']}-{i}.{spec['serviceName']}.{sts['metadata']['namespace']}.svc:{route_port}" for i in range(replicas)}
+    if len(routes) != replicas or set(routes) != peers:
+        problems.append(f"routes {routes} must name every peer once: {sorted(peers)}")
+    if headless.get("clusterIP") != "None" or not headless.get("publishNotReadyAddresses") or not selects(headless.get("selector"), labels):
+        problems.append(f"serviceName {spec['serviceName']} must be a headless Service of its pods publishing not-ready addresses")
+    elif route_port not in {p["port"] for p in headless.get("ports", [])}:
+        problems.append(f"the headless Service {spec['serviceName']} lacks the cluster port {route_port}")
+    env = {e["name"]: e for e in nats.get("env", [])}
+    if setting("server_name") != "$SERVER_NAME" or env.get("SERVER_NAME", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") != "metadata.name":
+        problems.append("every server must be named after its pod (server_name: $SERVER_NAME, SERVER_NAME from metadata.name)")
+    if spec.get("podManagementPolicy") != "Parallel":
+        problems.append("podManagementPolicy must be Parallel (a lone first server never becomes ready)")
+    anti = pod["spec"].get("affinity", {}).get("podAntiAffinity", {})
+    terms = anti.get("requiredDuringSchedulingIgnoredDuringExecution", []) + [
+        t["podAffinityTerm"] for t in anti.get("preferredDuringSchedulingIgnoredDuringExecution", [])]
+    if not any(t.get("topologyKey") == "kubernetes.io/hostname" and selects(t.get("labelSelector", {}).get("matchLabels"), labels) for t in terms):
+        problems.append("no anti-affinity spreading the servers across nodes")
+    quorum = replicas // 2 + 1
+    pdbs = [p for p in by_kind.get("PodDisruptionBudget", {}).values() if selects(p["spec"]["selector"].get("matchLabels"), labels)]
+    if not any(replicas - p["spec"].get("maxUnavailable", replicas) >= quorum or p["spec"].get("minAvailable", 0) >= quorum for p in pdbs):
+        problems.append(f"no PodDisruptionBudget keeping a quorum of {quorum}")
+    pre_stop = nats.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
+    pid = setting("pid_file")
+    if not pid or f"ldm={pid}" not in pre_stop:
+        problems.append(f"the preStop hook must put the server in lame duck mode (pid_file {pid}): {pre_stop}")
+    return problems
+
+
+def check_cnpg(clusters, by_kind):
+    problems = []
+    policies = by_kind.get("NetworkPolicy", {}).values()
+    for name, cluster in clusters.items():
+        spec = cluster["spec"]
+        sync = spec.get("postgresql", {}).get("synchronous")
+        if sync and not 0 < sync["number"] < spec["instances"]:
+            problems.append(f"Cluster/{name}: {sync['number']} synchronous replicas of {spec['instances']} instances")
+        if spec.get("affinity", {}).get("enablePodAntiAffinity") is False:
+            problems.append(f"Cluster/{name}: instances may share a node")
+        # The release's default-deny selects the instances by their inherited labels: the
+        # operator must still reach them.
+        own = {"cnpg.io/cluster": name}
+        if by_kind.get("NetworkPolicy") and not any(
+            p["spec"]["podSelector"].get("matchLabels") == own
+            and any(8000 in {port.get("port") for port in rule.get("ports", [])} for rule in p["spec"].get("ingress", []))
+            for p in policies
+        ):
+            problems.append(f"Cluster/{name}: no NetworkPolicy lets the operator reach its instances (8000)")
+        for ref in (r["name"] for r in by_kind.get("Database", {}).values() if r["spec"]["cluster"]["name"] not in clusters):
+            problems.append(f"Database for Cluster/{ref}: no such Cluster")
+    return problems
+
+
+def check_cnpg_url(url, clusters, by_kind):
+    """A service's database URL: the -rw Service of a Cluster, a role it manages with that
+    role's password, a Database of that Cluster the role owns."""
+    cluster = next((c for n, c in clusters.items() if url.hostname == f"{n}-rw"), None)
+    if cluster is None or url.port != 5432:
+        return [f"database URL {url.hostname}:{url.port} is not a Cluster's -rw Service on 5432 ({[n + '-rw' for n in clusters]})"]
+    name, problems = cluster["metadata"]["name"], []
+    user, db = urllib.parse.unquote(url.username or ""), url.path.lstrip("/")
+    role = next((r for r in cluster["spec"].get("managed", {}).get("roles", []) if r["name"] == user), None)
+    if role is None or not role.get("login") or role.get("ensure", "present") != "present":
+        return [f"user {user} is not a login role of Cluster/{name}"]
+    secret = by_kind.get("Secret", {}).get(role.get("passwordSecret", {}).get("name"), {})
+    data = secret.get("stringData", {})
+    if secret.get("type") != "kubernetes.io/basic-auth" or data.get("username") != user:
+        problems.append(f"role {user}: its passwordSecret is not a basic-auth Secret for {user}")
+    elif data.get("password") != urllib.parse.unquote(url.password or ""):
+        problems.append(f"role {user}: the URL's password is not the one in its Secret")
+    if not any(d["spec"]["cluster"]["name"] == name and d["spec"]["name"] == db and d["spec"]["owner"] == user
+               and d["spec"].get("ensure", "present") == "present" for d in by_kind.get("Database", {}).values()):
+        problems.append(f"no Database {db} owned by {user} in Cluster/{name}")
     return problems
 
 

@@ -8,10 +8,11 @@
 //!
 //! Rendering: helm-sdkpy has no `template` action, so `helm/ci/render.py` runs Helm's own
 //! install against a stand-in API server on 127.0.0.1 (discovery + accept every create,
-//! releases in Helm's memory driver) and keeps the release manifest. Three renders: the
+//! releases in Helm's memory driver) and keeps the release manifest. Four renders: the
 //! default values, `helm/ci/values-linkerd-external.yaml` (Linkerd on, external Postgres
-//! and NATS), and `helm/ci/values-tls-oidc.yaml` (TLS on the gateway's listener, the
-//! signing keys inline).
+//! and NATS), `helm/ci/values-tls-oidc.yaml` (TLS on the gateway's listener, the
+//! signing keys inline), and `helm/ci/values-ha.yaml` (a NATS cluster of three and a
+//! CloudNativePG Cluster of three instances).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -22,10 +23,11 @@ use anyhow::{Context as _, Result, bail, ensure};
 const HELM_SDKPY: &str = "helm-sdkpy==0.1.32";
 
 /// The renders: (name, extra values files).
-const RENDERS: [(&str, &[&str]); 3] = [
+const RENDERS: [(&str, &[&str]); 4] = [
     ("default", &[]),
     ("linkerd-external", &["helm/ci/values-linkerd-external.yaml"]),
     ("tls-oidc", &["helm/ci/values-tls-oidc.yaml"]),
+    ("ha", &["helm/ci/values-ha.yaml"]),
 ];
 
 /// checkov checks skipped, each with why:

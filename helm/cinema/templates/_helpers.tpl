@@ -127,18 +127,80 @@ config.beta.linkerd.io/proxy-enable-native-sidecar: "true"
 {{- end }}
 {{- end -}}
 
+{{/*
+Where the databases live: bundled, cnpg or external (postgres.mode). The key before it,
+postgres.enabled, still chooses external servers when false.
+*/}}
+{{- define "cinema.postgresMode" -}}
+{{- $pg := .Values.postgres -}}
+{{- if and (hasKey $pg "enabled") (eq (toString $pg.enabled) "false") (eq $pg.mode "bundled") -}}
+external
+{{- else -}}
+{{- $pg.mode -}}
+{{- end -}}
+{{- end -}}
+
 {{/* The database URL of one service (an external server gets /cinema_<service>). */}}
 {{- define "cinema.databaseUrl" -}}
 {{- $root := index . 0 -}}
 {{- $service := index . 1 -}}
 {{- $pg := $root.Values.postgres -}}
-{{- if $pg.enabled -}}
+{{- $mode := include "cinema.postgresMode" $root -}}
+{{- if eq $mode "bundled" -}}
 {{- printf "postgres://%s:%s@%s:5432/cinema_%s" $pg.user (include "cinema.postgresPassword" $root | urlquery) (include "cinema.name" (list $root "postgres")) $service -}}
+{{- else if eq $mode "cnpg" -}}
+{{- /* The service's own role and database, on the primary (the Cluster's -rw Service). */ -}}
+{{- printf "postgres://cinema_%s:%s@%s-rw:5432/cinema_%s" $service (include "cinema.cnpgPassword" (list $root $service) | urlquery) (include "cinema.name" (list $root "postgres")) $service -}}
 {{- else if hasKey $pg.external.urls $service -}}
 {{- get $pg.external.urls $service -}}
 {{- else -}}
-{{- printf "%s/cinema_%s" (required "postgres.external.url (or .urls, or .existingSecret) is required when postgres.enabled is false" $pg.external.url | trimSuffix "/") $service -}}
+{{- printf "%s/cinema_%s" (required "postgres.external.url (or .urls, or .existingSecret) is required when postgres.mode is external" $pg.external.url | trimSuffix "/") $service -}}
 {{- end -}}
+{{- end -}}
+
+{{/* The Secret (kubernetes.io/basic-auth) of a service's CloudNativePG role: (list $ service). */}}
+{{- define "cinema.cnpgRoleSecret" -}}
+{{- printf "%s-%s" (include "cinema.name" (list (index . 0) "postgres")) (index . 1) -}}
+{{- end -}}
+
+{{/*
+The password of a service's CloudNativePG role: the one already in its Secret (upgrades
+keep it), else a new random one; computed once per render. (list $ service)
+*/}}
+{{- define "cinema.cnpgPassword" -}}
+{{- $root := index . 0 -}}
+{{- $service := index . 1 -}}
+{{- if not (hasKey $root.Values.postgres "generatedPasswords") -}}
+{{- $_ := set $root.Values.postgres "generatedPasswords" dict -}}
+{{- end -}}
+{{- $passwords := $root.Values.postgres.generatedPasswords -}}
+{{- if not (hasKey $passwords $service) -}}
+{{- $existing := lookup "v1" "Secret" $root.Release.Namespace (include "cinema.cnpgRoleSecret" (list $root $service)) -}}
+{{- $password := randAlphaNum 32 -}}
+{{- if and $existing $existing.data (hasKey $existing.data "password") -}}
+{{- $password = index $existing.data "password" | b64dec -}}
+{{- end -}}
+{{- $_ := set $passwords $service $password -}}
+{{- end -}}
+{{- get $passwords $service -}}
+{{- end -}}
+
+{{/*
+Replicas of every JetStream stream and KV bucket (CINEMA_STREAM_REPLICAS): nats.streamReplicas,
+or when 0, 3 for the chart's NATS cluster and 1 otherwise; never more than the servers the
+chart runs.
+*/}}
+{{- define "cinema.streamReplicas" -}}
+{{- $nats := .Values.nats -}}
+{{- $servers := ternary (int $nats.cluster.replicas) 1 (and $nats.enabled $nats.cluster.enabled) -}}
+{{- $replicas := int $nats.streamReplicas -}}
+{{- if eq $replicas 0 -}}
+{{- $replicas = min 3 $servers -}}
+{{- end -}}
+{{- if and $nats.enabled (gt $replicas $servers) -}}
+{{- fail (printf "nats.streamReplicas is %d, but the chart runs %d JetStream server(s) (nats.cluster)" $replicas $servers) -}}
+{{- end -}}
+{{- $replicas -}}
 {{- end -}}
 
 {{- define "cinema.natsUrl" -}}
