@@ -34,15 +34,25 @@ async fn bookings_survive_killing_the_booking_stream_leader_and_the_view_leader(
 
     // Every stream the services made, and the view, is kept three times.
     let streams = ["SCREENING", "SEATS", "PAYMENT", "BOOKING", "DEADLETTER", VIEW_STREAM];
-    poll_until("the services to create their streams", Duration::from_secs(20), Duration::from_millis(50), || async {
-        for name in streams {
-            if js.get_stream(name).await.is_err() {
-                return Ok(None);
+    let missing = std::sync::Mutex::new(Vec::new());
+    let created = poll_until(
+        "the services to create their streams",
+        Duration::from_secs(60),
+        Duration::from_millis(100),
+        || async {
+            let mut absent = Vec::new();
+            for name in streams {
+                if js.get_stream(name).await.is_err() {
+                    absent.push(name);
+                }
             }
-        }
-        Ok(Some(()))
-    })
-    .await?;
+            let done = absent.is_empty();
+            *missing.lock().unwrap_or_else(|e| e.into_inner()) = absent;
+            Ok(done.then_some(()))
+        },
+    )
+    .await;
+    created.with_context(|| format!("missing {:?}", missing.lock().unwrap_or_else(|e| e.into_inner())))?;
     for name in streams {
         let info = js.get_stream(name).await.with_context(|| format!("stream {name}"))?.info().await?.clone();
         ensure!(info.config.num_replicas == 3, "{name} has {} replicas", info.config.num_replicas);

@@ -20,3 +20,4 @@ mod overload;
 mod saga;
 mod sdk;
 mod seat_map;
+mod web;
