@@ -4,8 +4,8 @@
 
 use anyhow::Context;
 use diesel::sql_types::Text;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool as Deadpool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -14,10 +14,28 @@ pub type Conn = Object<AsyncPgConnection>;
 
 const MESH_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
+/// Postgres ends a session left idle inside a transaction this long. A process frozen
+/// mid-transaction (SIGSTOP, a VM paused, a partition) would otherwise keep its row locks
+/// for good: the saga it leases could never be taken over by another replica (claims
+/// skip locked rows), and the seats it locked could not be sold.
+pub const IDLE_IN_TRANSACTION_TIMEOUT: &str = "5s";
+
 /// A pool on the service's database, created and migrated.
 pub async fn connect(database_url: &str, migrations: EmbeddedMigrations) -> anyhow::Result<Pool> {
     create_database_if_missing(database_url).await?;
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    let mut config = ManagerConfig::default();
+    config.custom_setup = Box::new(|url| {
+        let url = url.to_owned();
+        Box::pin(async move {
+            let mut conn = AsyncPgConnection::establish(&url).await?;
+            diesel::sql_query(format!("SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION_TIMEOUT}'"))
+                .execute(&mut conn)
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        })
+    });
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     let pool = Pool::builder(manager)
         .max_size(16)
         .wait_timeout(Some(std::time::Duration::from_secs(5)))
