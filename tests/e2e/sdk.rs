@@ -109,10 +109,11 @@ async fn the_rust_sdk_books_follows_retries_and_types_its_errors() -> Result<()>
     Ok(())
 }
 
-/// Runs one SDK's own test suite against a fresh stack: `program args` in the repository
-/// root, with the gateway and three tokens (two customers and an admin) in its
-/// environment. Returns what it printed; fails with its output when it fails.
-async fn run_suite(program: &Path, args: &[&str], extra_env: &[(&str, String)]) -> Result<String> {
+/// Runs a suite of its own (an SDK's, the page's) against a fresh stack: `program args`
+/// in the repository root, with the gateway (which also serves the page) and three tokens
+/// (two customers and an admin) in its environment. Returns what it printed; fails with
+/// its output when it fails.
+pub(crate) async fn run_suite(program: &Path, args: &[&str], extra_env: &[(&str, String)]) -> Result<String> {
     let stack = Stack::start(StackOptions::for_tests()).await?;
     let root = cinema_tests::repo_root();
     let mut command = tokio::process::Command::new(program);
@@ -121,6 +122,7 @@ async fn run_suite(program: &Path, args: &[&str], extra_env: &[(&str, String)]) 
         .args(args)
         .env("CINEMA_GATEWAY_URL", stack.gateway_url())
         .env("CINEMA_GATEWAY_ADDR", stack.gateway_addr())
+        .env("CINEMA_WEB_URL", stack.gateway_url())
         .env("CINEMA_TOKEN", stack.customer_token("kim"))
         .env("CINEMA_OTHER_TOKEN", stack.customer_token("lee"))
         .env("CINEMA_ADMIN_TOKEN", stack.admin_token())
@@ -141,7 +143,7 @@ async fn run_suite(program: &Path, args: &[&str], extra_env: &[(&str, String)]) 
 }
 
 /// The count after `label` in a test runner's summary (`# pass 9`, `9 passed`).
-fn count_after(printed: &str, label: &str) -> Option<u32> {
+pub(crate) fn count_after(printed: &str, label: &str) -> Option<u32> {
     printed.lines().find_map(|line| {
         let line = line.trim();
         line.strip_prefix(label).and_then(|rest| rest.trim().parse().ok())

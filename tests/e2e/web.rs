@@ -4,10 +4,11 @@
 //! map, are refused each other's booking, cancel, and see a declined card's reason.
 //! Screenshots of every step are kept in `<repo>/.cinema/artifacts/web/`.
 
-use std::time::Duration;
+use std::path::Path;
 
-use anyhow::{Context as _, Result, ensure};
-use cinema_tests::{Stack, StackOptions};
+use anyhow::{Result, ensure};
+
+use crate::sdk::{count_after, run_suite};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_customers_book_watch_and_cancel_in_a_real_browser() -> Result<()> {
@@ -15,36 +16,20 @@ async fn two_customers_book_watch_and_cancel_in_a_real_browser() -> Result<()> {
         cinema_tests::web::is_built(&cinema_tests::web::dist_dir()),
         "web/dist is not built: npm run build -w web (cargo xtask test does)"
     );
-    ensure!(
-        std::path::Path::new("/usr/bin/chromium").exists(),
-        "no /usr/bin/chromium (Debian: apt-get install chromium)"
-    );
-    let stack = Stack::start(StackOptions::for_tests()).await?;
-    let root = cinema_tests::repo_root();
-    let artifacts = root.join(".cinema").join("artifacts").join("web");
+    ensure!(Path::new("/usr/bin/chromium").exists(), "no /usr/bin/chromium (Debian: apt-get install chromium)");
+    let artifacts = cinema_tests::repo_root().join(".cinema").join("artifacts").join("web");
     if artifacts.exists() {
         std::fs::remove_dir_all(&artifacts)?;
     }
     std::fs::create_dir_all(&artifacts)?;
-    let mut command = tokio::process::Command::new("node");
-    command
-        .current_dir(root.join("web"))
-        .args(["--test", "--test-concurrency=1", "test/"])
-        .env("CINEMA_WEB_URL", stack.gateway_url())
-        .env("CINEMA_ADMIN_TOKEN", stack.admin_token())
-        .env("CINEMA_ARTIFACTS", &artifacts)
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(Duration::from_secs(240), command.output())
-        .await
-        .context("the browser test ran over 4 minutes")?
-        .context("running node (Debian: apt-get install nodejs)")?;
-    let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    stack.shutdown().await?;
-    ensure!(output.status.success(), "the browser test failed ({}):\n{printed}", output.status);
-    let count = |label: &str| {
-        printed.lines().find_map(|l| l.trim().strip_prefix(label).and_then(|n| n.trim().parse::<u32>().ok()))
-    };
-    ensure!(count("# pass").is_some_and(|n| n >= 7) && count("# fail") == Some(0), "{printed}");
+    let printed = run_suite(
+        Path::new("node"),
+        &["--test", "--test-concurrency=1", "web/test/"],
+        &[("CINEMA_ARTIFACTS", artifacts.display().to_string())],
+    )
+    .await?;
+    let (passed, failed) = (count_after(&printed, "# pass"), count_after(&printed, "# fail"));
+    ensure!(passed.is_some_and(|n| n >= 7) && failed == Some(0), "passed {passed:?}, failed {failed:?}:\n{printed}");
     let shots = std::fs::read_dir(&artifacts)?
         .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "png")))
         .count();

@@ -107,7 +107,7 @@ pub fn ensure_venv(root: &Path) -> Result<PathBuf> {
     }
     eprintln!("[chart] provisioning {}", dir.display());
     if !python.exists() {
-        status(Command::new("python3").args(["-m", "venv"]).arg(&dir))
+        crate::status(Command::new("python3").args(["-m", "venv"]).arg(&dir))
             .context("python3 -m venv (Debian: apt-get install python3-venv)")?;
     }
     let pip = || {
@@ -115,8 +115,9 @@ pub fn ensure_venv(root: &Path) -> Result<PathBuf> {
         pip.args(["-m", "pip", "install", "--disable-pip-version-check", "--quiet"]);
         pip
     };
-    status(pip().arg("-r").arg(&requirements)).context("pip install -r helm/ci/requirements.txt")?;
-    status(pip().args(["--ignore-requires-python", "--no-deps", HELM_SDKPY])).context("pip install helm-sdkpy")?;
+    crate::status(pip().arg("-r").arg(&requirements)).context("pip install -r helm/ci/requirements.txt")?;
+    crate::status(pip().args(["--ignore-requires-python", "--no-deps", HELM_SDKPY]))
+        .context("pip install helm-sdkpy")?;
     std::fs::write(&stamp, pins).context("writing the chart venv stamp")?;
     Ok(python)
 }
@@ -217,12 +218,6 @@ fn envoy_validate(root: &Path, rendered: &Path) -> Result<()> {
 
 fn capture(command: &mut Command) -> Result<Output> {
     command.output().with_context(|| format!("running {command:?}"))
-}
-
-fn status(command: &mut Command) -> Result<()> {
-    let status = command.status().with_context(|| format!("running {command:?}"))?;
-    ensure!(status.success(), "{command:?} exited with {status}");
-    Ok(())
 }
 
 fn text(output: &Output) -> String {

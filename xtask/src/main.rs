@@ -215,6 +215,19 @@ async fn fuzz(cases: usize, seed: u64, build: bool) -> Result<()> {
     Ok(())
 }
 
+/// Runs `command`; an error names it and how it exited.
+fn status(command: &mut std::process::Command) -> Result<()> {
+    use anyhow::Context as _;
+    let status = command.status().with_context(|| format!("running {command:?}"))?;
+    anyhow::ensure!(status.success(), "{command:?} exited with {status}");
+    Ok(())
+}
+
+/// Whether `name` is a file in a directory of `PATH`.
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
+}
+
 /// `cargo` (the one that runs us, when known).
 fn cargo() -> std::process::Command {
     std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))

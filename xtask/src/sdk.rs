@@ -31,17 +31,19 @@ pub struct SdkTools {
 /// `npm ci` at the root and the Python packages in the tool venv.
 pub fn provision(root: &Path) -> Result<SdkTools> {
     ensure!(
-        which("npm").is_some() && which("node").is_some(),
+        crate::on_path("npm") && crate::on_path("node"),
         "node and npm are needed for the TypeScript SDK and the page (Debian: apt-get install -y nodejs npm)"
     );
-    run(Command::new("npm").current_dir(root).args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]))
+    crate::status(Command::new("npm").current_dir(root).args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]))
         .context("npm ci")?;
     let venv = cinema_tests::tools::tools_dir();
     let python = venv.join("bin").join("python");
     ensure!(python.exists(), "the tool venv {} has no python: run `cargo xtask tools`", venv.display());
-    run(Command::new(venv.join("bin").join("pip"))
-        .args(["install", "--disable-pip-version-check", "--quiet", "-r"])
-        .arg(root.join("sdk/python/requirements-dev.txt")))
+    crate::status(
+        Command::new(venv.join("bin").join("pip"))
+            .args(["install", "--disable-pip-version-check", "--quiet", "-r"])
+            .arg(root.join("sdk/python/requirements-dev.txt")),
+    )
     .context("pip install -r sdk/python/requirements-dev.txt")?;
     let buf = venv.join("bin").join("buf");
     ensure!(buf.exists(), "buf-bin did not install {}", buf.display());
@@ -50,16 +52,20 @@ pub fn provision(root: &Path) -> Result<SdkTools> {
 
 /// Writes every SDK's generated code under `out` (the repository root: in place).
 pub fn generate(root: &Path, tools: &SdkTools, out: &Path) -> Result<()> {
-    run(Command::new(&tools.buf)
-        .current_dir(root)
-        .args(["generate", "proto", "--template", "sdk/typescript/buf.gen.yaml", "--output"])
-        .arg(out))
+    crate::status(
+        Command::new(&tools.buf)
+            .current_dir(root)
+            .args(["generate", "proto", "--template", "sdk/typescript/buf.gen.yaml", "--output"])
+            .arg(out),
+    )
     .context("buf generate (TypeScript)")?;
-    run(Command::new(&tools.python)
-        .current_dir(root)
-        .arg("sdk/python/generate.py")
-        .arg("--out")
-        .arg(out.join(PYTHON_GENERATED)))
+    crate::status(
+        Command::new(&tools.python)
+            .current_dir(root)
+            .arg("sdk/python/generate.py")
+            .arg("--out")
+            .arg(out.join(PYTHON_GENERATED)),
+    )
     .context("sdk/python/generate.py")?;
     Ok(())
 }
@@ -88,13 +94,15 @@ pub fn check_generated(root: &Path, tools: &SdkTools) -> Result<()> {
 
 /// `buf lint` and `buf breaking` against [`BASELINE`].
 pub fn check_contracts(root: &Path, tools: &SdkTools) -> Result<()> {
-    run(Command::new(&tools.buf).current_dir(root).args(["lint", "proto"])).context("buf lint")?;
-    run(Command::new(&tools.buf).current_dir(root).args(["breaking", "proto", "--against", BASELINE]))
+    crate::status(Command::new(&tools.buf).current_dir(root).args(["lint", "proto"])).context("buf lint")?;
+    crate::status(Command::new(&tools.buf).current_dir(root).args(["breaking", "proto", "--against", BASELINE]))
         .context("buf breaking: a change breaks the released contracts (see proto/README.md)")?;
-    run(Command::new(&tools.python)
-        .current_dir(root)
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "proto/tests"])
-        .env("BUF", &tools.buf))
+    crate::status(
+        Command::new(&tools.python)
+            .current_dir(root)
+            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "proto/tests"])
+            .env("BUF", &tools.buf),
+    )
     .context("proto/tests: the contract gate's own tests")?;
     eprintln!("contracts: buf lint clean, nothing breaks {BASELINE}, the gate refuses breaking changes");
     Ok(())
@@ -102,8 +110,14 @@ pub fn check_contracts(root: &Path, tools: &SdkTools) -> Result<()> {
 
 /// Makes the current contracts the released ones `buf breaking` compares against.
 pub fn release_contracts(root: &Path, tools: &SdkTools) -> Result<()> {
-    run(Command::new(&tools.buf).current_dir(root).args(["build", "proto", "--exclude-source-info", "-o", BASELINE]))
-        .context("buf build")?;
+    crate::status(Command::new(&tools.buf).current_dir(root).args([
+        "build",
+        "proto",
+        "--exclude-source-info",
+        "-o",
+        BASELINE,
+    ]))
+    .context("buf build")?;
     eprintln!("wrote {BASELINE}: commit it with the release");
     Ok(())
 }
@@ -131,15 +145,4 @@ fn differences(checked_in: &Path, fresh: &Path, label: &Path) -> Result<Vec<Path
         }
     }
     Ok(differ)
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
-}
-
-fn run(command: &mut Command) -> Result<()> {
-    let status = command.status().with_context(|| format!("running {command:?}"))?;
-    ensure!(status.success(), "{command:?} exited with {status}");
-    Ok(())
 }

@@ -154,7 +154,7 @@ fn print_examples(stack: &Stack, demo: Option<&crate::demo::Demo>, ca: Option<st
     println!("export OPERATOR_TOKEN={}", sign(Claims::new("ops-kim").roles(&["operator"])));
     let auth = "-H \"authorization: Bearer $TOKEN\"";
     println!("\n-- gRPC (grpcurl)");
-    if !which("grpcurl")
+    if !crate::on_path("grpcurl")
         && let Some(dir) = stack.grpcurl_path().parent()
     {
         println!("export PATH={}:$PATH", dir.display());
@@ -190,17 +190,13 @@ fn print_examples(stack: &Stack, demo: Option<&crate::demo::Demo>, ca: Option<st
     );
 }
 
-fn which(name: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
-}
-
 /// Builds the customer's page (and the TypeScript SDK it uses) when node is here; the
 /// gateway serves it at `/` (without node, `up` runs without the page).
 fn build_page(root: &std::path::Path) -> Result<()> {
     if !root.join("web").join("package.json").exists() {
         return Ok(());
     }
-    if !which("node") || !which("npm") {
+    if !crate::on_path("node") || !crate::on_path("npm") {
         eprintln!("== no node/npm: the page is not built (Debian: apt-get install -y nodejs npm)");
         return Ok(());
     }
@@ -209,10 +205,7 @@ fn build_page(root: &std::path::Path) -> Result<()> {
         &["ci", "--no-audit", "--no-fund", "--loglevel=error"][..],
         &["run", "build", "--workspaces", "--if-present"][..],
     ] {
-        let status = std::process::Command::new("npm").current_dir(root).args(args).status().context("running npm")?;
-        if !status.success() {
-            bail!("npm {} failed ({status})", args.join(" "));
-        }
+        crate::status(std::process::Command::new("npm").current_dir(root).args(args))?;
     }
     Ok(())
 }
