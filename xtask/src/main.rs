@@ -4,6 +4,7 @@
 //!   with state under `<repo>/.cinema/`, load demo data, print examples, supervise; Ctrl-C
 //!   stops everything.
 //! - `test`: fmt, clippy, build, provision, then nextest (or `cargo test`).
+//! - `chart`: the chart step of `test` alone: lint, render, validate the Helm chart.
 //! - `tools`: provision the engines and print where they are.
 //! - `load`: the load generator (open loop `--rate R` or closed loop `--clients N`) against
 //!   a running stack (`--addr`) or a private one; text or JSON summary.
@@ -57,6 +58,8 @@ enum Command {
     },
     /// The CI gate: fmt, clippy, build, provision tools, tests.
     Test,
+    /// The chart step of `test` alone: lint, render and validate the Helm chart (helm/cinema).
+    Chart,
     /// Provision the engines (envoy, nats-server, grpcurl, postgres) and print their paths.
     Tools,
     /// Book seats under load and report latency percentiles and outcomes.
@@ -109,6 +112,7 @@ fn main() -> ExitCode {
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(up::run(fresh, !no_build, tls))),
         Command::Test => test::run(),
+        Command::Chart => chart::run(&cinema_tests::repo_root()),
         Command::Tools => tools(),
         Command::Load(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
