@@ -16,6 +16,9 @@
 //!   stack.
 //! - `sdk [--check] [--release-contracts]`: regenerate the SDKs' checked-in code from
 //!   `proto/`; or check it is current and run the contract gates (buf lint, buf breaking).
+//! - `web [--check]`: build the customer's page and copy it into the Helm chart
+//!   (`helm/cinema/files/web/`, which the gateway serves in production); or check that copy
+//!   is current.
 //! - `token --customer ID [--role admin|operator] [--ttl 1h]`: a bearer token from the dev
 //!   issuer whose keys `up` gives the gateway (`.cinema/auth/`).
 
@@ -27,6 +30,7 @@ mod load;
 mod sdk;
 mod test;
 mod up;
+mod web;
 
 use std::process::ExitCode;
 
@@ -88,6 +92,13 @@ enum Command {
         #[arg(long, conflicts_with = "check")]
         release_contracts: bool,
     },
+    /// Build the customer's page and copy it into the Helm chart (or check the copy).
+    Web {
+        /// Change nothing: fail when the chart's copy (helm/cinema/files/web) is not the
+        /// page as built.
+        #[arg(long)]
+        check: bool,
+    },
     /// Print a bearer token from the dev issuer that `cargo xtask up` trusts.
     Token {
         /// The customer (the token's `sub`).
@@ -121,6 +132,7 @@ fn main() -> ExitCode {
             .and_then(|rt| rt.block_on(load::run(*args))),
         Command::Token { customer, roles, ttl } => token(&customer, &roles, &ttl),
         Command::Sdk { check, release_contracts } => sdk(check, release_contracts),
+        Command::Web { check } => web(check),
         Command::Fuzz { cases, seed, no_build } => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -172,6 +184,12 @@ fn sdk(check: bool, release_contracts: bool) -> Result<()> {
     sdk::generate(&root, &tools, &root)?;
     eprintln!("regenerated sdk/typescript/src/gen and sdk/python/src/cinema_client/_gen");
     Ok(())
+}
+
+fn web(check: bool) -> Result<()> {
+    let root = cinema_tests::repo_root();
+    web::build(&root)?;
+    if check { web::check(&root) } else { web::update(&root) }
 }
 
 /// The dev issuer of `cargo xtask up` (its key is made on first use).

@@ -30,12 +30,7 @@ pub struct SdkTools {
 
 /// `npm ci` at the root and the Python packages in the tool venv.
 pub fn provision(root: &Path) -> Result<SdkTools> {
-    ensure!(
-        crate::on_path("npm") && crate::on_path("node"),
-        "node and npm are needed for the TypeScript SDK and the page (Debian: apt-get install -y nodejs npm)"
-    );
-    crate::status(Command::new("npm").current_dir(root).args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]))
-        .context("npm ci")?;
+    npm_ci(root)?;
     let venv = cinema_tests::tools::tools_dir();
     let python = venv.join("bin").join("python");
     ensure!(python.exists(), "the tool venv {} has no python: run `cargo xtask tools`", venv.display());
@@ -48,6 +43,16 @@ pub fn provision(root: &Path) -> Result<SdkTools> {
     let buf = venv.join("bin").join("buf");
     ensure!(buf.exists(), "buf-bin did not install {}", buf.display());
     Ok(SdkTools { buf, python })
+}
+
+/// `npm ci` at the root: the npm workspace (the TypeScript SDK, the page, their tools).
+pub fn npm_ci(root: &Path) -> Result<()> {
+    ensure!(
+        crate::on_path("npm") && crate::on_path("node"),
+        "node and npm are needed for the TypeScript SDK and the page (Debian: apt-get install -y nodejs npm)"
+    );
+    crate::status(Command::new("npm").current_dir(root).args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]))
+        .context("npm ci")
 }
 
 /// Writes every SDK's generated code under `out` (the repository root: in place).

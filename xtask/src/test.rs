@@ -50,7 +50,8 @@ fn run_steps(root: &std::path::Path, steps: &mut Vec<Step>) -> Result<()> {
 
     // The SDKs and the page: their packages, their generated code against a fresh
     // generation, the contract gates; then built (the page is served by the stacks the
-    // tests start; the SDKs' suites run against them).
+    // tests start; the SDKs' suites run against them), and the page compared with the
+    // chart's copy (`cargo xtask web` refreshes it).
     let mut sdk_tools = None;
     timed(steps, "SDKs: npm ci, Python packages", || {
         sdk_tools = Some(crate::sdk::provision(root)?);
@@ -64,6 +65,7 @@ fn run_steps(root: &std::path::Path, steps: &mut Vec<Step>) -> Result<()> {
     let mut npm_build = Command::new("npm");
     npm_build.current_dir(root).args(["run", "build", "--workspaces", "--if-present"]);
     timed(steps, "npm run build (TypeScript SDK, the page)", || status(&mut npm_build))?;
+    timed(steps, "the chart ships the page as built", || crate::web::check(root))?;
     cargo_step(steps, "cargo test --doc -p cinema-client", &["test", "--doc", "--package", "cinema-client"])?;
 
     let nextest = crate::cargo()
