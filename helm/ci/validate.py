@@ -30,10 +30,16 @@
   Postgres, or, with a CloudNativePG Cluster, through the Cluster's -rw Service as a role
   the Cluster manages, with the password of that role's Secret, into a `Database` that
   role owns. EXPECTED says what each CI render (by file name) must hold.
+- The customer's page (web.enabled): the gateway's Envoy config answers GET /, /index.html,
+  /app.js, /app.css and /config.json itself (direct_response from a file, with its content
+  type, before the catch-all 404), every file it names is a key of the ConfigMap the
+  gateway mounts there, index.html loads the routed app.js and app.css, and config.json is
+  what web/src/config.ts accepts for OIDC sign-in (EXPECTED holds each render's).
 
 Prints one JSON summary line on success; exits non-zero listing every problem.
 """
 
+import base64
 import json
 import os
 import re
@@ -65,16 +71,34 @@ NOT_RETRIED = INTERNAL | OPERATOR | {"cinema.booking.v1.BookingService"}
 # The vendored CRD schemas (helm/ci/crds/vendor.py writes them).
 CRD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "crds")
 NATS_HEALTH = "/healthz?js-enabled-only=true"
+# The page's routes: path -> (the file it serves, its content type) (tests/src/gateway.rs
+# WebFiles::routes serves the same locally).
+PAGE_ROUTES = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/index.html": ("index.html", "text/html; charset=utf-8"),
+    "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/app.css": ("app.css", "text/css; charset=utf-8"),
+    "/config.json": ("config.json", "application/json"),
+}
+# The chart's example provider (values.yaml gateway.auth) and the page's default client.
+EXAMPLE_SIGN_IN = {"kind": "oidc", "authority": "https://keycloak.example.com/realms/cinema", "clientId": "cinema-web", "scope": "openid"}
 # What each CI render must hold, by its file name (xtask/src/chart.rs RENDERS: <name>.yaml):
 # JetStream servers in the release (0: an external NATS), every service's
 # CINEMA_STREAM_REPLICAS, where the databases live (bundled, cnpg or external), and for
-# the render past one machine the Postgres instances and the smallest HPA minimum.
+# the render past one machine the Postgres instances and the smallest HPA minimum; the
+# page's config.json (None: the gateway serves no page).
 EXPECTED = {
-    "default": {"nats_servers": 1, "stream_replicas": 1, "postgres": "bundled"},
+    "default": {"nats_servers": 1, "stream_replicas": 1, "postgres": "bundled", "page": {"signIn": EXAMPLE_SIGN_IN}},
     # postgres.enabled: false, the key before postgres.mode, still means external servers.
-    "linkerd-external": {"nats_servers": 0, "stream_replicas": 1, "postgres": "external"},
-    "tls-oidc": {"nats_servers": 1, "stream_replicas": 1, "postgres": "bundled"},
-    "ha": {"nats_servers": 3, "stream_replicas": 3, "postgres": "cnpg", "postgres_instances": 3, "min_replicas": 2},
+    "linkerd-external": {"nats_servers": 0, "stream_replicas": 1, "postgres": "external", "page": None},
+    "tls-oidc": {
+        "nats_servers": 1, "stream_replicas": 1, "postgres": "bundled",
+        "page": {
+            "gatewayUrl": "https://api.cinema.test",
+            "signIn": {"kind": "oidc", "authority": "https://login.cinema.test/realms/cinema", "clientId": "cinema-shop", "scope": "openid profile"},
+        },
+    },
+    "ha": {"nats_servers": 3, "stream_replicas": 3, "postgres": "cnpg", "postgres_instances": 3, "min_replicas": 2, "page": {"signIn": EXAMPLE_SIGN_IN}},
 }
 
 
@@ -118,6 +142,11 @@ def main(paths):
             facts, found = past_one_machine(by_kind)
         except (KeyError, TypeError, ValueError, AttributeError) as e:  # a malformed render (reported above)
             facts, found = {}, [f"the stateful parts cannot be checked: {type(e).__name__}: {e}"]
+        problems += [f"{path}: {p}" for p in found]
+        try:
+            facts["page"], found = check_page(by_kind)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            found = [f"the page cannot be checked: {type(e).__name__}: {e}"]
         problems += [f"{path}: {p}" for p in found]
         render = os.path.basename(path).removesuffix(".yaml")
         for key, want in EXPECTED.get(render, {}).items():
@@ -426,6 +455,102 @@ def past_one_machine(by_kind):
     if shared:
         problems.append(f"services share a database: {shared}")
     return facts, problems
+
+
+def check_page(by_kind):
+    """The page the gateway serves: (its config.json, problems); (None, []) without one."""
+    configmaps = by_kind.get("ConfigMap", {})
+    gateway = next((c for c in configmaps.values() if "envoy.yaml" in c.get("data", {})), None)
+    if gateway is None:
+        return None, []
+    config = yaml.safe_load(gateway["data"]["envoy.yaml"])
+    hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    routes = [r for host in hcm["route_config"]["virtual_hosts"] for r in host["routes"]]
+    served = {}  # path -> (route index, filename)
+    problems = []
+    for i, route in enumerate(routes):
+        body = route.get("direct_response", {}).get("body", {})
+        if "filename" not in body:
+            continue
+        path = route["match"].get("path")
+        want = PAGE_ROUTES.get(path)
+        if want is None:
+            problems.append(f"the gateway serves a file at {route['match']}, not a page route ({sorted(PAGE_ROUTES)})")
+            continue
+        if path in served:
+            problems.append(f"the gateway routes {path} twice")
+        served[path] = (i, body["filename"])
+        headers = {h["header"]["key"]: h["header"]["value"] for h in route.get("response_headers_to_add", [])}
+        if route["direct_response"].get("status") != 200 or headers.get("content-type") != want[1]:
+            problems.append(f"{path}: must answer 200 with content-type {want[1]!r}, not {route['direct_response'].get('status')} {headers.get('content-type')!r}")
+        if headers.get("cache-control") != "no-cache" or headers.get("x-content-type-options") != "nosniff":
+            problems.append(f"{path}: must answer with cache-control: no-cache and x-content-type-options: nosniff (fixed names: a stale copy must not stick)")
+        if [m.get("string_match") for m in route["match"].get("headers", []) if m.get("name") == ":method"] != [{"exact": "GET"}]:
+            problems.append(f"{path}: must match GET only")
+        if os.path.basename(body["filename"]) != want[0]:
+            problems.append(f"{path}: serves {body['filename']}, not {want[0]}")
+    if not served:
+        return None, problems
+    if set(served) != set(PAGE_ROUTES):
+        problems.append(f"the page's routes are incomplete: {sorted(set(PAGE_ROUTES) - set(served))} missing")
+    catch_all = next((i for i, r in enumerate(routes) if r["match"].get("prefix") == "/"), len(routes))
+    problems += [f"{p}: after the catch-all route (never reached)" for p, (i, _) in served.items() if i > catch_all]
+
+    # Every file named is a key of the ConfigMap the gateway mounts at its directory.
+    deploys = [d for d in by_kind.get("Deployment", {}).values() if any(c["name"] == "envoy" for c in containers(d))]
+    files = {}
+    for path, (_, filename) in served.items():
+        found = None
+        for deploy in deploys:
+            pod = deploy["spec"]["template"]["spec"]
+            volumes = {v["name"]: v for v in pod.get("volumes", [])}
+            envoy = next(c for c in pod["containers"] if c["name"] == "envoy")
+            for mount in envoy.get("volumeMounts", []):
+                if "subPath" in mount or os.path.dirname(filename) != mount["mountPath"].rstrip("/"):
+                    continue
+                name = volumes.get(mount["name"], {}).get("configMap", {}).get("name")
+                cm = configmaps.get(name, {})
+                key = os.path.basename(filename)
+                if key in cm.get("data", {}):
+                    found = cm["data"][key].encode()
+                elif key in cm.get("binaryData", {}):
+                    found = base64.b64decode(cm["binaryData"][key])
+        if not found:
+            problems.append(f"{path}: {filename} is in no ConfigMap the gateway mounts (or it is empty)")
+        files[os.path.basename(filename)] = found or b""
+    html = files.get("index.html", b"").decode(errors="replace")
+    for ref in ('src="/app.js"', 'href="/app.css"'):
+        if ref not in html:
+            problems.append(f"index.html does not load {ref}: the page would not start")
+
+    # config.json, as web/src/config.ts parses it (signIn kind oidc; the chart offers no demo).
+    try:
+        page = json.loads(files.get("config.json") or b"null")
+    except ValueError as e:
+        return None, problems + [f"config.json is not JSON: {e}"]
+    problems += [f"config.json: {p}" for p in check_page_config(page)]
+    return page, problems
+
+
+def check_page_config(page):
+    def url(value):
+        return isinstance(value, str) and re.match(r"^https?://[^/?#\s]+", value) is not None
+
+    if not isinstance(page, dict) or not isinstance(page.get("signIn"), dict):
+        return ["must be an object with an object signIn"]
+    problems = [f"unknown key {k}" for k in page if k not in {"gatewayUrl", "signIn"}]
+    if "gatewayUrl" in page and not url(page["gatewayUrl"]):
+        problems.append(f"gatewayUrl must be an http(s) URL: {page['gatewayUrl']!r}")
+    sign_in = page["signIn"]
+    if sign_in.get("kind") != "oidc":
+        problems.append(f"signIn.kind must be oidc, not {sign_in.get('kind')!r}")
+    problems += [f"signIn: unknown key {k}" for k in sign_in if k not in {"kind", "authority", "clientId", "scope"}]
+    if not url(sign_in.get("authority")):
+        problems.append(f"signIn.authority must be the provider's http(s) URL: {sign_in.get('authority')!r}")
+    for key in ("clientId", "scope"):
+        if not (isinstance(sign_in.get(key), str) and sign_in[key]):
+            problems.append(f"signIn.{key} must be a non-empty string: {sign_in.get(key)!r}")
+    return problems
 
 
 def check_nats(sts, nats, replicas, by_kind):

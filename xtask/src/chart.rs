@@ -10,9 +10,13 @@
 //! install against a stand-in API server on 127.0.0.1 (discovery + accept every create,
 //! releases in Helm's memory driver) and keeps the release manifest. Four renders: the
 //! default values, `helm/ci/values-linkerd-external.yaml` (Linkerd on, external Postgres
-//! and NATS), `helm/ci/values-tls-oidc.yaml` (TLS on the gateway's listener, the
-//! signing keys inline), and `helm/ci/values-ha.yaml` (a NATS cluster of three and a
-//! CloudNativePG Cluster of three instances).
+//! and NATS, no page), `helm/ci/values-tls-oidc.yaml` (TLS on the gateway's listener, the
+//! signing keys inline, the page's sign-in set explicitly), and `helm/ci/values-ha.yaml`
+//! (a NATS cluster of three and a CloudNativePG Cluster of three instances).
+//!
+//! Envoy validates each gateway config with the files it names in place: the chart's
+//! descriptor set, a throwaway TLS pair, and the page's files written out of the render's
+//! ConfigMap.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -192,12 +196,16 @@ fn envoy_validate(root: &Path, rendered: &Path) -> Result<()> {
     let descriptor = root.join("helm/cinema/files/cinema.pb");
     // The listener's certificate (gateway.tls): a throwaway pair stands in for the Secret.
     let tls = root.join("helm/ci/tls");
+    // The page's files (web.enabled), as the pods mount them from the render's ConfigMap.
+    let web = rendered.with_extension("web");
+    write_page_files(&docs, &web)?;
     let file = rendered.with_extension("envoy.yaml");
     std::fs::write(
         &file,
         config
             .replace("/etc/envoy/descriptor/cinema.pb", &descriptor.display().to_string())
-            .replace("/etc/envoy/tls/", &format!("{}/", tls.display())),
+            .replace("/etc/envoy/tls/", &format!("{}/", tls.display()))
+            .replace("/etc/envoy/web/", &format!("{}/", web.display())),
     )?;
     let output = capture(
         Command::new(&tools.envoy)
@@ -213,6 +221,39 @@ fn envoy_validate(root: &Path, rendered: &Path) -> Result<()> {
         "[chart] envoy {minor} --mode validate ({}): ok",
         rendered.file_stem().unwrap_or_default().to_string_lossy()
     );
+    Ok(())
+}
+
+/// Writes the files of the ConfigMap the gateway mounts at `/etc/envoy/web` (none when the
+/// render has no page) into `dir`, emptied first.
+fn write_page_files(docs: &[serde_json::Value], dir: &Path) -> Result<()> {
+    use base64::Engine as _;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("emptying {}", dir.display()))?;
+    }
+    let volume =
+        docs.iter().filter(|d| d["kind"] == "Deployment").map(|d| &d["spec"]["template"]["spec"]).find_map(|pod| {
+            let envoy = pod["containers"].as_array()?.iter().find(|c| c["name"] == "envoy")?;
+            let mount = envoy["volumeMounts"].as_array()?.iter().find(|m| m["mountPath"] == "/etc/envoy/web")?;
+            pod["volumes"].as_array()?.iter().find(|v| v["name"] == mount["name"])
+        });
+    let Some(name) = volume.and_then(|v| v["configMap"]["name"].as_str()) else {
+        return Ok(());
+    };
+    let map = docs
+        .iter()
+        .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == name)
+        .with_context(|| format!("the gateway mounts ConfigMap {name} at /etc/envoy/web; the render has none"))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (key, value) in map["data"].as_object().into_iter().flatten() {
+        std::fs::write(dir.join(key), value.as_str().unwrap_or_default())?;
+    }
+    for (key, value) in map["binaryData"].as_object().into_iter().flatten() {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(value.as_str().unwrap_or_default())
+            .with_context(|| format!("ConfigMap {name}: binaryData {key} is not base64"))?;
+        std::fs::write(dir.join(key), bytes)?;
+    }
     Ok(())
 }
 
