@@ -590,9 +590,7 @@ impl Stack {
 
     /// The service's own database.
     pub fn database_url(&self, service: Service) -> String {
-        let name =
-            self.db_names.get(&service).cloned().unwrap_or_else(|| format!("cinema_{}_{}", self.id, service.name()));
-        postgres::database_url(&self.db_server, &name)
+        postgres::database_url(&self.db_server, &self.database_name(service))
     }
 
     /// The Postgres server (no database path).
@@ -641,6 +639,30 @@ impl Stack {
         let mut procs = self.lock();
         let proc = procs.services.get_mut(&service)?.proc.as_mut()?;
         proc.exit_status().is_none().then(|| proc.pid())
+    }
+
+    /// The service's database name on [`Stack::database_server_url`].
+    pub fn database_name(&self, service: Service) -> String {
+        self.db_names.get(&service).cloned().unwrap_or_else(|| format!("cinema_{}_{}", self.id, service.name()))
+    }
+
+    /// The engines this stack started itself, while they run: `("envoy", pid)`,
+    /// `("nats", pid)` (every node of a cluster), `("postgres", pid)` (the postmaster).
+    pub fn engine_pids(&self) -> Vec<(&'static str, u32)> {
+        let mut procs = self.lock();
+        let procs = &mut *procs;
+        let mut pids = Vec::new();
+        let singles =
+            [("envoy", procs.envoy.as_mut()), ("nats", procs.nats.as_mut()), ("postgres", procs.postgres.as_mut())];
+        let nodes = procs.cluster.iter_mut().map(|node| ("nats", node.proc.as_mut()));
+        for (name, proc) in singles.into_iter().chain(nodes) {
+            if let Some(proc) = proc
+                && proc.exit_status().is_none()
+            {
+                pids.push((name, proc.pid()));
+            }
+        }
+        pids
     }
 
     /// How often the supervisor restarted the service.

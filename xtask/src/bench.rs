@@ -18,6 +18,7 @@
 //! write them for machines. `--quick` is a small run (`cargo xtask test` runs it so the
 //! command cannot rot: it checks that it ran, not how fast).
 
+mod cpu;
 mod limits;
 mod plot;
 
@@ -69,6 +70,14 @@ pub struct Report {
     /// Postgres commits (all databases) per booking answered during the sweep: where the
     /// time goes, each a synchronous WAL flush.
     pub commits_per_booking: f64,
+    /// The same, by service.
+    pub commits_per_booking_by_service: BTreeMap<String, f64>,
+    /// CPU milliseconds per booking answered during the sweep, by process group (each
+    /// service, envoy, nats, postgres, the load generator): on two cores, what bounds
+    /// throughput.
+    pub cpu_ms_per_booking: BTreeMap<String, f64>,
+    /// CPU seconds used a second during the sweep, all groups together (2.0 = both cores).
+    pub cpu_busy_cores: f64,
     pub at_70_percent: Option<LatencyAt>,
     pub get_booking: Option<load::Latency>,
     pub offered_load: Vec<plot::Point>,
@@ -202,7 +211,10 @@ async fn measure(stack: &Stack, plan: &Plan, report: &mut Report) -> Result<()> 
 
     let idle = rss(stack);
     let sampler = RssSampler::start(stack);
-    let commits_before = limits::commits(stack.database_server_url()).await?;
+    let databases: Vec<String> = Service::ALL.into_iter().map(|s| stack.database_name(s)).collect();
+    let commits_before = limits::commits(stack.database_server_url(), &databases).await?;
+    let cpu_before = cpu::sample(stack).await?;
+    let sweep_started = Instant::now();
     let mut answered = 0u64;
 
     eprintln!("== throughput: closed loop, sweep {:?} clients", plan.sweep);
@@ -225,8 +237,18 @@ async fn measure(stack: &Stack, plan: &Plan, report: &mut Report) -> Result<()> 
             (report.max_confirmed_per_sec, report.best_clients) = (confirmed, clients);
         }
     }
-    let commits = limits::commits(stack.database_server_url()).await? - commits_before;
-    report.commits_per_booking = commits as f64 / answered.max(1) as f64;
+    let cpu_used = cpu::used(&cpu_before, &cpu::sample(stack).await?);
+    report.cpu_busy_cores = cpu_used.values().sum::<f64>() / sweep_started.elapsed().as_secs_f64();
+    let per_booking = |n: f64| n / answered.max(1) as f64;
+    report.cpu_ms_per_booking = cpu_used.into_iter().map(|(group, secs)| (group, per_booking(secs * 1000.0))).collect();
+    let commits_after = limits::commits(stack.database_server_url(), &databases).await?;
+    for service in Service::ALL {
+        let name = stack.database_name(service);
+        let n = commits_after.get(&name).copied().unwrap_or_default()
+            - commits_before.get(&name).copied().unwrap_or_default();
+        report.commits_per_booking_by_service.insert(service.name().to_owned(), per_booking(n as f64));
+    }
+    report.commits_per_booking = report.commits_per_booking_by_service.values().sum();
     let peak = sampler.stop().await;
     for service in Service::ALL {
         let name = service.name().to_owned();
@@ -481,6 +503,16 @@ fn table(r: &Report) -> String {
         None,
         None,
     );
+    let by_service = |m: &BTreeMap<String, f64>, digits: usize| {
+        let mut parts: Vec<(&String, &f64)> = m.iter().collect();
+        parts.sort_by(|a, b| b.1.total_cmp(a.1));
+        parts.iter().map(|(k, v)| format!("{k} {v:.digits$}")).collect::<Vec<_>>().join(", ")
+    };
+    row("  by service", by_service(&r.commits_per_booking_by_service, 1), "", None, None);
+    let cpu_total: f64 = r.cpu_ms_per_booking.values().sum();
+    row("CPU ms per booking (sweep, all processes)", format!("{cpu_total:.1}"), "", None, None);
+    row("  by process", by_service(&r.cpu_ms_per_booking, 2), "", None, None);
+    row("  cores busy during the sweep", format!("{:.2} of 2", r.cpu_busy_cores), "", None, None);
     let ratio = r.max_confirmed_per_sec / r.l_pg_tps.max(1e-9);
     row(
         &format!("confirmed bookings/s through Envoy ({} clients)", r.best_clients),
@@ -549,6 +581,12 @@ fn table(r: &Report) -> String {
 fn check_quick(r: &Report) -> Result<()> {
     ensure!(r.l_pg_tps > 0.0 && r.l_js_one_in_flight > 0.0 && r.l_js_batched > 0.0, "limits: {r:?}");
     ensure!(r.max_confirmed_per_sec > 0.0 && !r.sweep.is_empty(), "throughput: {r:?}");
+    let accounted = |group: &str| r.cpu_ms_per_booking.get(group).is_some_and(|ms| *ms > 0.0);
+    ensure!(
+        ["orchestrator", "envoy", "postgres", "load generator"].into_iter().all(accounted),
+        "CPU accounting: {:?}",
+        r.cpu_ms_per_booking
+    );
     ensure!(r.at_70_percent.as_ref().is_some_and(|a| a.book.count > 0), "latency: {r:?}");
     ensure!(r.get_booking.as_ref().is_some_and(|g| g.count > 0), "GetBooking: {r:?}");
     ensure!(r.flash_sale.as_ref().is_some_and(|f| f.sold_twice == 0 && f.sold_seats > 0), "flash sale: {r:?}");

@@ -7,6 +7,7 @@
 
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, ensure};
@@ -88,17 +89,23 @@ pub fn find_pgbench(postgres_bin: Option<&Path>) -> Option<PathBuf> {
     on_path.chain(beside).chain(debian).chain(wheel).map(|dir| dir.join("pgbench")).find(|p| p.is_file())
 }
 
-/// Transactions committed so far on the whole server (every database).
-pub async fn commits(server: &str) -> Result<i64> {
+/// Transactions committed so far (reads too) in each of `databases`, by name.
+pub async fn commits(server: &str, databases: &[String]) -> Result<BTreeMap<String, i64>> {
     #[derive(diesel::QueryableByName)]
     struct Commits {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        datname: String,
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
     let mut conn = AsyncPgConnection::establish(&format!("{server}/postgres")).await.context("connect")?;
-    let row: Commits =
-        diesel::sql_query("SELECT sum(xact_commit)::bigint AS n FROM pg_stat_database").get_result(&mut conn).await?;
-    Ok(row.n)
+    let rows: Vec<Commits> = diesel::sql_query(
+        "SELECT datname::text AS datname, xact_commit AS n FROM pg_stat_database WHERE datname = ANY($1)",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(databases)
+    .load(&mut conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.datname, r.n)).collect())
 }
 
 /// Acknowledged publishes a second: (one in flight, `window` in flight).
