@@ -26,9 +26,9 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::Code;
 use tonic::service::Routes;
+use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower::limit::ConcurrencyLimit;
@@ -152,8 +152,11 @@ where
         reporter.set_service_status("", ServingStatus::NotServing).await;
         tokio::time::sleep(drain_delay).await;
     };
+    // The builder's own `tcp_nodelay` covers only the listeners it binds: set it on the
+    // accepted connections here. With Nagle on, a reply written in two segments waited
+    // for the caller's delayed ACK: 40 ms on every other call with a large answer.
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
-        .tcp_nodelay(true)
         .trace_fn(crate::metrics::request_span)
         // Count and time every call, including the ones shed below.
         .layer(crate::metrics::RpcLayer)
@@ -163,7 +166,7 @@ where
         // status quotes a huge input back.
         .layer(tower::util::MapResponseLayer::new(client_facing_status::<tonic::body::Body>))
         .add_routes(routes)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drained)
+        .serve_with_incoming_shutdown(incoming, drained)
         .await
         .context("serve gRPC")?;
     tracing::info!(message = "Drained; stopped serving.", %addr);
