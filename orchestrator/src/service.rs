@@ -1,6 +1,8 @@
 //! Use cases: book and cancel. Both persist the saga first, then drive it
 //! inline until the deadline; the background runner finishes what is left.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cinema_mesh::store::{Pool, get};
@@ -46,6 +48,32 @@ pub struct Service {
     seat_map: SeatsServiceClient<Channel>,
     inline_deadline: Duration,
     admission: Admission,
+    layouts: Layouts,
+}
+
+/// The seat ids of screenings seen so far. A screening's seats never change once it is
+/// scheduled (its screen is fixed), so a booking checks its seats against this copy and
+/// the seat map is read once per screening, not once per booking. Only screenings that
+/// exist are kept; at most [`Layouts::CAPACITY`] of them (then it starts afresh).
+#[derive(Clone, Default)]
+struct Layouts(Arc<Mutex<HashMap<uuid::Uuid, Arc<HashSet<String>>>>>);
+
+impl Layouts {
+    const CAPACITY: usize = 4096;
+
+    fn get(&self, screening_id: uuid::Uuid) -> Option<Arc<HashSet<String>>> {
+        self.0.lock().expect("not poisoned").get(&screening_id).cloned()
+    }
+
+    fn put(&self, screening_id: uuid::Uuid, seats: HashSet<String>) -> Arc<HashSet<String>> {
+        let seats = Arc::new(seats);
+        let mut layouts = self.0.lock().expect("not poisoned");
+        if layouts.len() >= Self::CAPACITY {
+            layouts.clear();
+        }
+        layouts.insert(screening_id, seats.clone());
+        seats
+    }
 }
 
 impl Service {
@@ -56,7 +84,7 @@ impl Service {
         inline_deadline: Duration,
         admission: Admission,
     ) -> Self {
-        Self { pool, runner, seat_map, inline_deadline, admission }
+        Self { pool, runner, seat_map, inline_deadline, admission, layouts: Layouts::default() }
     }
 
     /// Books tickets; idempotent on the request id. A new booking (not a
@@ -179,23 +207,32 @@ impl Service {
     /// the seats service cannot answer, the booking is accepted anyway (it
     /// stays PENDING and the saga decides once seats are back).
     async fn check_screening(&self, request: &BookRequest) -> Result<(), Error> {
-        let call = GetSeatMapRequest { screening_id: request.screening_id.to_string() };
-        match self.seat_map.clone().get_seat_map(call).await {
-            Ok(map) => {
-                let map = map.into_inner();
-                let unknown: Vec<&str> = request
-                    .seat_ids
-                    .iter()
-                    .filter(|id| !map.seats.iter().any(|s| &&s.seat_id == id))
-                    .map(String::as_str)
-                    .collect();
-                if unknown.is_empty() { Ok(()) } else { Err(Error::UnknownSeats(unknown.join(", "))) }
+        let layout = match self.layouts.get(request.screening_id) {
+            Some(layout) => layout,
+            None => {
+                let call = GetSeatMapRequest { screening_id: request.screening_id.to_string() };
+                match self.seat_map.clone().get_seat_map(call).await {
+                    Ok(map) => {
+                        let seats: HashSet<String> = map.into_inner().seats.into_iter().map(|s| s.seat_id).collect();
+                        if seats.is_empty() {
+                            // Not laid out yet: check against it, keep nothing.
+                            Arc::new(seats)
+                        } else {
+                            self.layouts.put(request.screening_id, seats)
+                        }
+                    }
+                    Err(status) if status.code() == Code::NotFound => {
+                        return Err(Error::ScreeningNotFound(request.screening_id));
+                    }
+                    Err(status) => {
+                        tracing::warn!(message = "Seat map unavailable; accepting the booking unchecked.", code = ?status.code());
+                        return Ok(());
+                    }
+                }
             }
-            Err(status) if status.code() == Code::NotFound => Err(Error::ScreeningNotFound(request.screening_id)),
-            Err(status) => {
-                tracing::warn!(message = "Seat map unavailable; accepting the booking unchecked.", code = ?status.code());
-                Ok(())
-            }
-        }
+        };
+        let unknown: Vec<&str> =
+            request.seat_ids.iter().filter(|id| !layout.contains(id.as_str())).map(String::as_str).collect();
+        if unknown.is_empty() { Ok(()) } else { Err(Error::UnknownSeats(unknown.join(", "))) }
     }
 }
