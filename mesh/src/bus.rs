@@ -126,6 +126,24 @@ impl Bus {
         correlation_id: &str,
         traceparent: Option<&str>,
     ) -> anyhow::Result<()> {
+        self.send(subject, envelope, event_id, correlation_id, traceparent)
+            .await?
+            .await
+            .context("wait for the publish ack")?;
+        Ok(())
+    }
+
+    /// Sends a publish without waiting for its ack: await the returned future for it.
+    /// Several sent before their acks are awaited are stored by JetStream in one flush
+    /// (one disk sync for all of them with `sync_interval: always`).
+    pub async fn send(
+        &self,
+        subject: &str,
+        envelope: &[u8],
+        event_id: &str,
+        correlation_id: &str,
+        traceparent: Option<&str>,
+    ) -> anyhow::Result<jetstream::context::PublishAckFuture> {
         // `headers()` replaces the map: set headers first, then the message id.
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(crate::correlation::HEADER, correlation_id);
@@ -133,13 +151,7 @@ impl Bus {
             headers.insert(crate::telemetry::TRACEPARENT, traceparent);
         }
         let message = PublishMessage::build().headers(headers).message_id(event_id).payload(envelope.to_vec().into());
-        self.js
-            .send_publish(subject.to_owned(), message)
-            .await
-            .context("publish")?
-            .await
-            .context("wait for the publish ack")?;
-        Ok(())
+        self.js.send_publish(subject.to_owned(), message).await.context("publish")
     }
 
     /// Runs a durable consumer until `shutdown`: every envelope on `topics` is

@@ -173,17 +173,35 @@ impl Relay {
             .load(c)
             .await
             .context("select unpublished")?;
+            if rows.is_empty() {
+                return Ok(0);
+            }
+            // All sent, then all acks awaited: JetStream stores the batch in one flush.
+            // A failed ack rolls every mark back; what did go out is sent again and
+            // dropped as a duplicate (its Nats-Msg-Id). A message stored after a failed
+            // one is read before its resend: consumers already take events out of order
+            // (redeliveries reorder them too; the view orders by aggregate version).
+            let mut acks = Vec::with_capacity(rows.len());
             for row in &rows {
                 let traceparent = Some(row.traceparent.as_str()).filter(|t| !t.is_empty());
-                bus.publish(&row.subject, &row.envelope, &row.event_id.to_string(), &row.correlation_id, traceparent)
-                    .await?;
-                diesel::sql_query("UPDATE outbox SET published_at = now() WHERE id = $1")
-                    .bind::<BigInt, _>(row.id)
-                    .execute(c)
-                    .await
-                    .context("mark published")?;
+                acks.push(
+                    bus.send(&row.subject, &row.envelope, &row.event_id.to_string(), &row.correlation_id, traceparent)
+                        .await?,
+                );
+            }
+            for (row, ack) in rows.iter().zip(acks) {
+                ack.await.context("wait for the publish ack")?;
                 metrics::histogram!(crate::metrics::OUTBOX_PUBLISH_LAG).record(row.age_secs.max(0.0));
             }
+            let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+            // The marks need not wait for the disk: a Postgres crash that loses them has
+            // the rows published again, and JetStream (or the consumers' inbox) drops them.
+            diesel::sql_query("SET LOCAL synchronous_commit = off").execute(c).await.context("commit mode")?;
+            diesel::sql_query("UPDATE outbox SET published_at = now() WHERE id = ANY($1)")
+                .bind::<diesel::sql_types::Array<BigInt>, _>(&ids)
+                .execute(c)
+                .await
+                .context("mark published")?;
             metrics::counter!(crate::metrics::OUTBOX_PUBLISHED).increment(rows.len() as u64);
             Ok(rows.len())
         })
