@@ -303,7 +303,18 @@ impl Runner {
                     saga.attempts = 0;
                     let lease = (!next.is_terminal()).then(|| self.lease_until());
                     tracing::info!(message = "Saga step finished.", booking_number = %saga.booking_number, step = step.as_str(), outcome, next = next.as_str());
-                    self.persist(&saga, record, Utc::now(), lease).await?
+                    // What must be on disk before the saga goes on: a final state (the
+                    // customer is told it), what Charge learned (a refund needs the payment
+                    // id), and every refusal. Any other step done may be lost by a Postgres
+                    // crash: the saga then resumes from the state before it and runs the
+                    // step again, idempotent on its key, to the same answer.
+                    let flush = next.is_terminal() || step == Step::Charge || result != Outcome::Done;
+                    let kept = self.persist(&saga, record, Utc::now(), lease, flush).await?;
+                    if kept && next.is_terminal() {
+                        // Stored with the lease given up: nothing left to release.
+                        return Ok(saga);
+                    }
+                    kept
                 }
                 None => {
                     saga.attempts = attempt;
@@ -317,10 +328,10 @@ impl Runner {
                     let awaiting = state == State::AwaitingPayment;
                     if awaiting || tokio::time::Instant::now() + backoff > deadline {
                         let next_run = Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default();
-                        let kept = self.persist(&saga, record, next_run, None).await?;
+                        let kept = self.persist(&saga, record, next_run, None, true).await?;
                         return if kept { Ok(saga) } else { self.reread(saga).await };
                     }
-                    let kept = self.persist(&saga, record, Utc::now(), Some(self.lease_until())).await?;
+                    let kept = self.persist(&saga, record, Utc::now(), Some(self.lease_until()), true).await?;
                     if kept {
                         self.sleep(backoff, &saga.booking_number).await;
                     }
@@ -421,16 +432,22 @@ impl Runner {
     }
 
     /// Stores the saga and its history row in one transaction; `false` (and
-    /// nothing stored) when the lease was taken over.
+    /// nothing stored) when the lease was taken over. `flush: false` commits without
+    /// waiting for the disk (visible at once, durable within Postgres's WAL writer delay
+    /// or at the next flushed commit, whichever is first); a Postgres crash may lose it.
     async fn persist(
         &self,
         saga: &SagaRow,
         record: StepRecord<'_>,
         next_run_at: chrono::DateTime<Utc>,
         lease: Option<chrono::DateTime<Utc>>,
+        flush: bool,
     ) -> anyhow::Result<bool> {
         let mut conn = get(&self.pool).await?;
         conn.transaction::<_, anyhow::Error, _>(async |c| {
+            if !flush {
+                store::commit_without_flush(c).await?;
+            }
             if !store::save(c, saga, next_run_at, lease).await? {
                 return Ok(false);
             }

@@ -184,6 +184,11 @@ pub async fn save(
     .map(|updated| updated == 1)
 }
 
+/// This transaction's commit does not wait for its WAL to reach the disk.
+pub async fn commit_without_flush(conn: &mut AsyncPgConnection) -> Result<()> {
+    diesel::sql_query("SET LOCAL synchronous_commit = off").execute(conn).await.map(drop)
+}
+
 /// Gives up a lease (when the saga has nothing left to do).
 pub async fn release(conn: &mut AsyncPgConnection, saga: &SagaRow) -> Result<()> {
     diesel::sql_query("UPDATE sagas SET lease_until = NULL WHERE booking_number = $1 AND lease_token = $2")
