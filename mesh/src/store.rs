@@ -83,7 +83,8 @@ pub async fn ping(pool: &Pool) -> bool {
 /// 57P01 admin_shutdown and 57P02 crash_shutdown ("terminating connection ..."),
 /// 57P03 cannot_connect_now ("the database system is starting up", "... shutting
 /// down", "... in recovery mode"), 53300 "sorry, too many clients already". They are
-/// matched in English, the server's default `lc_messages`.
+/// matched in English, the server's default `lc_messages`. 25006 (a read-only
+/// transaction: a demoted primary) has its own kind.
 pub fn is_unavailable(error: &anyhow::Error) -> bool {
     error.chain().any(unavailable_cause)
 }
@@ -138,6 +139,10 @@ fn query_unavailable(error: &diesel::result::Error) -> bool {
     match error {
         // No SQLSTATE: the socket (refused, closed, reset), not the server, failed.
         Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _) => true,
+        // 25006: a primary demoted to a standby (a switchover) refuses writes; the pool's
+        // next connection reaches the new primary. (The services' own read-only
+        // transactions only read.)
+        Error::DatabaseError(DatabaseErrorKind::ReadOnlyTransaction, _) => true,
         Error::DatabaseError(_, info) => is_unavailable_message(info.message()),
         Error::RollbackErrorOnCommit { rollback_error, commit_error } => {
             query_unavailable(commit_error) || query_unavailable(rollback_error)
@@ -282,6 +287,15 @@ mod tests {
         let cut = diesel::sql_query("SELECT 1").execute(&mut victim).await.expect_err("the session was ended");
         let cut = anyhow::Error::new(cut).context("load the booking");
         assert!(is_unavailable(&cut), "{cut:#}");
+    }
+
+    #[tokio::test]
+    async fn a_primary_that_refuses_writes_is_unavailable() {
+        let mut conn = AsyncPgConnection::establish(&live_url()).await.expect("the machine's Postgres");
+        // As a demoted primary answers a write (25006); nothing is created.
+        diesel::sql_query("SET default_transaction_read_only = on").execute(&mut conn).await.unwrap();
+        let refused = diesel::sql_query("CREATE TABLE never_made (id int)").execute(&mut conn).await.unwrap_err();
+        assert!(is_unavailable(&anyhow::Error::new(refused).context("insert the hold")));
     }
 
     #[tokio::test]
