@@ -64,8 +64,43 @@ pub fn reason(status: &Status) -> Option<String> {
     status.get_details_error_info().map(|info| info.reason)
 }
 
+/// A failure the caller did not cause (a service's `Error::Unexpected`): UNAVAILABLE
+/// with the reason `DATABASE_UNAVAILABLE` when the service's database is out of reach
+/// ([`crate::store::is_unavailable`]: down, restarting, the pool waiting in vain), so
+/// that clients and the saga retry; else [`internal`]. Logged here with its cause.
+pub fn unexpected(error: &anyhow::Error) -> Status {
+    if crate::store::is_unavailable(error) {
+        tracing::warn!(message = "Database unavailable.", error = format!("{error:#}"));
+        return with_reason(Code::Unavailable, DATABASE_UNAVAILABLE, "database unavailable, retry");
+    }
+    internal(error)
+}
+
+/// The `ErrorInfo` reason of [`unexpected`]'s UNAVAILABLE.
+pub const DATABASE_UNAVAILABLE: &str = "DATABASE_UNAVAILABLE";
+
 /// An internal failure: logged here with its cause, opaque to the client.
 pub fn internal(error: &anyhow::Error) -> Status {
     tracing::error!(message = "Request failed.", error = format!("{error:#}"));
     Status::internal("internal error")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_out_of_reach_is_unavailable_anything_else_internal() {
+        use deadpool::managed::{PoolError, TimeoutType};
+        let waited = PoolError::<diesel_async::pooled_connection::PoolError>::Timeout(TimeoutType::Wait);
+        let status = unexpected(&anyhow::Error::new(waited).context("get a database connection"));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(status.message(), "database unavailable, retry");
+        assert_eq!(reason(&status).as_deref(), Some(DATABASE_UNAVAILABLE));
+
+        let bug = unexpected(&anyhow::anyhow!("unknown saga state FOO"));
+        assert_eq!((bug.code(), bug.message()), (Code::Internal, "internal error"));
+        let not_found = unexpected(&anyhow::Error::new(diesel::result::Error::NotFound).context("load"));
+        assert_eq!(not_found.code(), Code::Internal);
+    }
 }

@@ -1,6 +1,7 @@
 //! Postgres: one database per service, reached through a deadpool of
 //! diesel-async connections. [`connect`] creates the database when missing and
 //! runs the mesh's migrations (outbox, inbox) and then the service's own.
+//! [`is_unavailable`] tells a database out of reach from every other failure.
 
 use anyhow::Context;
 use diesel::sql_types::Text;
@@ -72,6 +73,96 @@ pub async fn ping(pool: &Pool) -> bool {
     }
 }
 
+/// Is this failure the database being out of reach (down, restarting, refusing or
+/// cutting connections, the pool waiting in vain) rather than a bug? The same request
+/// can then succeed later: callers answer UNAVAILABLE (see
+/// [`crate::status::unexpected`]) so that clients and the saga retry.
+///
+/// Walks the whole chain (contexts included) for the pool's, the connection's and
+/// diesel's errors. Postgres's own reasons come as messages (diesel keeps no SQLSTATE):
+/// 57P01 admin_shutdown and 57P02 crash_shutdown ("terminating connection ..."),
+/// 57P03 cannot_connect_now ("the database system is starting up", "... shutting
+/// down", "... in recovery mode"), 53300 "sorry, too many clients already". They are
+/// matched in English, the server's default `lc_messages`. 25006 (a read-only
+/// transaction: a demoted primary) has its own kind.
+pub fn is_unavailable(error: &anyhow::Error) -> bool {
+    error.chain().any(unavailable_cause)
+}
+
+fn unavailable_cause(cause: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(error) = cause.downcast_ref::<deadpool::managed::PoolError<PoolBackendError>>() {
+        return pool_unavailable(error);
+    }
+    if let Some(error) = cause.downcast_ref::<PoolBackendError>() {
+        return backend_unavailable(error);
+    }
+    if let Some(error) = cause.downcast_ref::<diesel::ConnectionError>() {
+        return connection_unavailable(error);
+    }
+    if let Some(error) = cause.downcast_ref::<diesel::result::Error>() {
+        return query_unavailable(error);
+    }
+    false
+}
+
+type PoolBackendError = diesel_async::pooled_connection::PoolError;
+
+fn pool_unavailable(error: &deadpool::managed::PoolError<PoolBackendError>) -> bool {
+    use deadpool::managed::PoolError;
+    match error {
+        // Every connection busy for the whole wait, or the pool shutting down.
+        PoolError::Timeout(_) | PoolError::Closed => true,
+        // Making or checking a connection failed: see why.
+        PoolError::Backend(error) => backend_unavailable(error),
+        PoolError::PostCreateHook(_) | PoolError::NoRuntimeSpecified => false,
+    }
+}
+
+fn backend_unavailable(error: &PoolBackendError) -> bool {
+    match error {
+        PoolBackendError::ConnectionError(error) => connection_unavailable(error),
+        PoolBackendError::QueryError(error) => query_unavailable(error),
+    }
+}
+
+fn connection_unavailable(error: &diesel::ConnectionError) -> bool {
+    match error {
+        // diesel-async reports a failed connect (refused, reset, the server's FATAL) here.
+        diesel::ConnectionError::CouldntSetupConfiguration(error) => query_unavailable(error),
+        diesel::ConnectionError::BadConnection(_) => true,
+        _ => false,
+    }
+}
+
+fn query_unavailable(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match error {
+        // No SQLSTATE: the socket (refused, closed, reset), not the server, failed.
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _) => true,
+        // 25006: a primary demoted to a standby (a switchover) refuses writes; the pool's
+        // next connection reaches the new primary. (The services' own read-only
+        // transactions only read.)
+        Error::DatabaseError(DatabaseErrorKind::ReadOnlyTransaction, _) => true,
+        Error::DatabaseError(_, info) => is_unavailable_message(info.message()),
+        Error::RollbackErrorOnCommit { rollback_error, commit_error } => {
+            query_unavailable(commit_error) || query_unavailable(rollback_error)
+        }
+        _ => false,
+    }
+}
+
+/// Postgres's messages for a session it ends or a connection it refuses while it
+/// stops, starts or recovers.
+fn is_unavailable_message(message: &str) -> bool {
+    const PREFIXES: [&str; 4] = [
+        "terminating connection",
+        "the database system is",
+        "sorry, too many clients already",
+        "server closed the connection",
+    ];
+    PREFIXES.iter().any(|prefix| message.starts_with(prefix))
+}
+
 /// Splits `postgres://user@host:port/name?opts` into the server URL on the
 /// `postgres` maintenance database and the database name.
 pub fn split_database_url(url: &str) -> anyhow::Result<(String, String)> {
@@ -123,7 +214,7 @@ async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::split_database_url;
+    use super::*;
 
     #[test]
     fn splits_server_and_name() {
@@ -137,5 +228,104 @@ mod tests {
     fn refuses_odd_names() {
         assert!(split_database_url("postgres://h/x;drop").is_err());
         assert!(split_database_url("postgres://host").is_err());
+    }
+
+    /// A URL on a loopback port nothing listens on.
+    fn refused_url() -> String {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        format!("postgres://postgres@127.0.0.1:{port}/cinema")
+    }
+
+    /// The machine's Postgres, `postgres` database (nothing is created in it).
+    fn live_url() -> String {
+        format!("{}/postgres", cinema_testkit::postgres_server())
+    }
+
+    fn pool(url: &str, max_size: usize, wait: std::time::Duration) -> Pool {
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+        Pool::builder(manager).max_size(max_size).wait_timeout(Some(wait)).runtime(deadpool_runtime()).build().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_unavailable() {
+        let direct = AsyncPgConnection::establish(&refused_url()).await.err().expect("nothing listens");
+        assert!(is_unavailable(&anyhow::Error::new(direct).context("connect")));
+
+        let pooled = get(&pool(&refused_url(), 2, std::time::Duration::from_secs(1))).await.err().expect("refused");
+        assert!(is_unavailable(&pooled), "{pooled:#}");
+        // Further wrapped, as services do.
+        assert!(is_unavailable(&pooled.context("load the booking").context("read")));
+    }
+
+    #[tokio::test]
+    async fn a_pool_that_waits_in_vain_is_unavailable() {
+        let pool = pool(&live_url(), 1, std::time::Duration::from_millis(50));
+        let _held = get(&pool).await.expect("the machine's Postgres");
+        let waited = get(&pool).await.err().expect("the only connection is held");
+        assert!(is_unavailable(&waited), "{waited:#}");
+        pool.close();
+        let closed = get(&pool).await.err().expect("closed");
+        assert!(is_unavailable(&closed), "{closed:#}");
+    }
+
+    #[tokio::test]
+    async fn a_session_the_server_ends_is_unavailable() {
+        #[derive(diesel::QueryableByName)]
+        struct Pid {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            pid: i32,
+        }
+        let mut victim = AsyncPgConnection::establish(&live_url()).await.expect("the machine's Postgres");
+        let mut admin = AsyncPgConnection::establish(&live_url()).await.unwrap();
+        let Pid { pid } = diesel::sql_query("SELECT pg_backend_pid() AS pid").get_result(&mut victim).await.unwrap();
+        // 57P01 admin_shutdown, as when the server is stopped.
+        diesel::sql_query("SELECT pg_terminate_backend($1)")
+            .bind::<diesel::sql_types::Integer, _>(pid)
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let cut = diesel::sql_query("SELECT 1").execute(&mut victim).await.expect_err("the session was ended");
+        let cut = anyhow::Error::new(cut).context("load the booking");
+        assert!(is_unavailable(&cut), "{cut:#}");
+    }
+
+    #[tokio::test]
+    async fn a_primary_that_refuses_writes_is_unavailable() {
+        let mut conn = AsyncPgConnection::establish(&live_url()).await.expect("the machine's Postgres");
+        // As a demoted primary answers a write (25006); nothing is created.
+        diesel::sql_query("SET default_transaction_read_only = on").execute(&mut conn).await.unwrap();
+        let refused = diesel::sql_query("CREATE TABLE never_made (id int)").execute(&mut conn).await.unwrap_err();
+        assert!(is_unavailable(&anyhow::Error::new(refused).context("insert the hold")));
+    }
+
+    #[tokio::test]
+    async fn bugs_and_refusals_are_not_unavailable() {
+        let mut conn = AsyncPgConnection::establish(&live_url()).await.expect("the machine's Postgres");
+        diesel::sql_query("CREATE TEMP TABLE t (id int PRIMARY KEY)").execute(&mut conn).await.unwrap();
+        diesel::sql_query("INSERT INTO t VALUES (1)").execute(&mut conn).await.unwrap();
+        let duplicate = diesel::sql_query("INSERT INTO t VALUES (1)").execute(&mut conn).await.unwrap_err();
+        assert!(!is_unavailable(&duplicate.into()));
+        let syntax = diesel::sql_query("SELEC 1").execute(&mut conn).await.unwrap_err();
+        assert!(!is_unavailable(&anyhow::Error::new(syntax).context("query")));
+        assert!(!is_unavailable(&diesel::result::Error::NotFound.into()));
+        assert!(!is_unavailable(&anyhow::anyhow!("request vanished after a conflict")));
+    }
+
+    #[test]
+    fn postgres_messages_while_it_stops_starts_or_recovers() {
+        for message in [
+            "terminating connection due to administrator command",
+            "terminating connection due to immediate shutdown command",
+            "terminating connection because of crash of another server process",
+            "the database system is starting up",
+            "the database system is shutting down",
+            "the database system is in recovery mode",
+            "sorry, too many clients already",
+        ] {
+            assert!(is_unavailable_message(message), "{message}");
+        }
+        for message in ["duplicate key value violates unique constraint \"t_pkey\"", "relation \"t\" does not exist"] {
+            assert!(!is_unavailable_message(message), "{message}");
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! becomes a status here and only here.
 
 use cinema_mesh::identity::Identity;
-use cinema_mesh::status::{internal, invalid_argument, with_reason};
+use cinema_mesh::status::{internal, invalid_argument, unexpected, with_reason};
 use cinema_mesh::{correlation, time};
 use cinema_proto::booking::v1 as pb;
 use cinema_proto::common::v1::Money;
@@ -108,7 +108,7 @@ fn to_status(error: Error) -> Status {
         Error::Busy { retry_after, .. } => busy(message, retry_after),
         Error::BookingNotFound(_) => with_reason(Code::NotFound, "BOOKING_NOT_FOUND", message),
         Error::NotCancellable { .. } => with_reason(Code::FailedPrecondition, "NOT_CANCELLABLE", message),
-        Error::Unexpected(e) => internal(&e),
+        Error::Unexpected(e) => unexpected(&e),
     }
 }
 

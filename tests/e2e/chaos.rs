@@ -84,10 +84,20 @@ async fn nats_and_postgres_restarts_lose_nothing_and_the_outboxes_drain() -> Res
     let drained = measured(&outcome, "outbox drain after NATS start")?;
     ensure!(drained < Duration::from_secs(30), "the outboxes took {drained:?} to drain");
 
+    // While Postgres is down, BookTickets and GetBooking answer UNAVAILABLE (the step
+    // fails at INTERNAL); the refused booking, retried, and the sagas in flight finish.
     let outcome = chaos.step(&[Fault::PostgresRestart]).await?;
     eprint!("{}", outcome.report());
     served(&outcome)?;
     measured(&outcome, "every service SERVING after Postgres start")?;
+    measured(&outcome, "BookTickets UNAVAILABLE after Postgres stop")?;
+    measured(&outcome, "GetBooking UNAVAILABLE after Postgres stop")?;
+    measured(&outcome, "retried booking CONFIRMED after Postgres start")?;
+    ensure!(
+        !outcome.load.by_error.contains_key("INTERNAL"),
+        "the load got INTERNAL: {:?}",
+        outcome.load.error_examples
+    );
     chaos.shutdown().await
 }
 

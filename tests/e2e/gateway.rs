@@ -15,17 +15,21 @@ fn envoy_accepts_the_rendered_gateway_config() -> Result<()> {
     std::fs::write(&descriptor, cinema_proto::FILE_DESCRIPTOR_SET)?;
     let mut ports = GatewayPorts::with(free_port()?, free_port()?, |s| s.default_port());
     ports.auth = GatewayAuth::dev(DevIssuer::load_or_create(dir.path())?.jwks_path());
-    let config = dir.path().join("gateway.yaml");
-    std::fs::write(&config, render_gateway_config(&ports, &descriptor))?;
-
-    let output = Command::new(&tools.envoy)
-        .args(["--mode", "validate", "--disable-hot-restart", "-c"])
-        .arg(&config)
-        .output()
-        .context("running envoy --mode validate")?;
-    let log = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
-    ensure!(output.status.success(), "envoy rejected the config:\n{log}");
-    ensure!(log.contains("OK"), "no OK from envoy:\n{log}");
+    let single = ports.clone();
+    // Also with orchestrator replicas (health checks, booking retries).
+    ports.orchestrator_replicas = vec![free_port()?, free_port()?];
+    for (name, ports) in [("gateway.yaml", single), ("gateway-replicas.yaml", ports)] {
+        let config = dir.path().join(name);
+        std::fs::write(&config, render_gateway_config(&ports, &descriptor))?;
+        let output = Command::new(&tools.envoy)
+            .args(["--mode", "validate", "--disable-hot-restart", "-c"])
+            .arg(&config)
+            .output()
+            .context("running envoy --mode validate")?;
+        let log = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+        ensure!(output.status.success(), "envoy rejected {name}:\n{log}");
+        ensure!(log.contains("OK"), "no OK from envoy for {name}:\n{log}");
+    }
     Ok(())
 }
 

@@ -17,6 +17,7 @@ mod journey;
 mod observe;
 mod operator;
 mod overload;
+mod replicas;
 mod saga;
 mod sdk;
 mod seat_map;

@@ -23,12 +23,15 @@ use anyhow::{Context as _, Result, bail, ensure};
 use cinema_proto::booking::v1::booking_service_client::BookingServiceClient;
 use cinema_proto::booking::v1::{BookTicketsRequest, BookingResult, PaymentMethod};
 use cinema_proto::common::v1::BookingStatus;
+use cinema_proto::reservation::v1::booking_query_service_client::BookingQueryServiceClient;
+use cinema_proto::reservation::v1::{Booking, GetBookingRequest};
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom as _;
 use rand::{Rng as _, SeedableRng as _};
+use tonic::Code;
 
 use crate::invariants::{self, Limits, Report};
 use crate::load::{self, Mode, Options, Summary};
@@ -416,13 +419,123 @@ impl Chaos {
                 notes.push(format!("outbox backlog peaked at {max_backlog} events during {:?}", s.nats_down));
             }
             Fault::PostgresRestart => {
+                let gateway = stack.gateway_channel()?;
+                // A booking the view (NATS KV) holds before the outage.
+                let before = book(&gateway, probes, "H-7").await?;
+                ensure!(before.status == BookingStatus::Confirmed as i32, "before the outage: {before:?}");
+                let known = before.booking_number;
+                poll_until("the booking in the view", Duration::from_secs(10), Duration::from_millis(50), || async {
+                    Ok(get_booking(&gateway, &known).await.ok())
+                })
+                .await?;
+                // Stop it under a saga in flight, when the load has one open.
+                let open = poll_until("a saga in flight", Duration::from_secs(5), Duration::from_millis(5), || async {
+                    Ok(Some(self.open_sagas().await?).filter(|open| !open.is_empty()))
+                })
+                .await
+                .unwrap_or_default();
+                let stopped_at = chrono::Utc::now();
                 stack.stop_postgres_immediate()?;
-                tokio::time::sleep(s.postgres_down).await;
+                let stopped = Instant::now();
+
+                // A lost database is UNAVAILABLE (retry it), never INTERNAL: for a new
+                // booking (the orchestrator's database) and for a booking the view lacks
+                // (reservation's).
+                let refused = booking_request(probes, "H-8");
+                poll_until(
+                    "BookTickets to answer UNAVAILABLE",
+                    Duration::from_secs(20),
+                    Duration::from_millis(50),
+                    || {
+                        let call = book_with(&gateway, refused.clone());
+                        async move { unavailable("BookTickets", call.await.map(drop)) }
+                    },
+                )
+                .await?;
+                measured.insert("BookTickets UNAVAILABLE after Postgres stop".into(), stopped.elapsed());
+                let unknown = unknown_booking_number();
+                poll_until(
+                    "GetBooking to answer UNAVAILABLE",
+                    Duration::from_secs(20),
+                    Duration::from_millis(50),
+                    || {
+                        let call = get_booking(&gateway, &unknown);
+                        async move { unavailable("GetBooking", call.await.map(drop)) }
+                    },
+                )
+                .await?;
+                measured.insert("GetBooking UNAVAILABLE after Postgres stop".into(), stopped.elapsed());
+                // The view keeps answering what it holds.
+                let seen = get_booking(&gateway, &known).await.context("GetBooking from the view, Postgres down")?;
+                ensure!(seen.status == BookingStatus::Confirmed as i32, "from the view: {seen:?}");
+
+                let held = stopped.elapsed();
+                if held < s.postgres_down {
+                    // Holding the fault, not synchronizing.
+                    tokio::time::sleep(s.postgres_down - held).await;
+                }
                 let back = Instant::now();
                 stack.start_postgres().await?;
                 measured.insert("Postgres start (crash recovery)".into(), back.elapsed());
                 self.wait_all_serving().await?;
                 measured.insert("every service SERVING after Postgres start".into(), back.elapsed());
+
+                // The client retries what was refused (same request id): it is booked.
+                let answer = poll_until(
+                    "the refused booking, retried, to be answered",
+                    Duration::from_secs(30),
+                    Duration::from_millis(100),
+                    || {
+                        let call = book_with(&gateway, refused.clone());
+                        async move {
+                            match call.await {
+                                Ok(answer) => Ok(Some(answer)),
+                                Err(status) if status.code() == Code::Unavailable => Ok(None),
+                                Err(status) => bail!("the retried booking: {status:?}"),
+                            }
+                        }
+                    },
+                )
+                .await?;
+                let number = answer.booking_number;
+                poll_until("the retried booking to finish", s.hold_ttl, Duration::from_millis(50), || async {
+                    Ok(self.saga_states().await?.get(&number).filter(|s| terminal(s)).cloned())
+                })
+                .await
+                .and_then(|state| {
+                    ensure!(state == "CONFIRMED", "the booking retried after the outage ended {state}");
+                    Ok(())
+                })?;
+                measured.insert("retried booking CONFIRMED after Postgres start".into(), back.elapsed());
+
+                // The sagas in flight when Postgres went, and those begun since, were
+                // retried (transient), not compensated as a participant's bug.
+                let touched: Vec<String> = self.saga_ends(&open, stopped_at).await?.into_keys().collect();
+                let within = s.hold_ttl + Duration::from_secs(30);
+                poll_until("the sagas of the outage to finish", within, Duration::from_millis(100), || async {
+                    let states = self.saga_states().await?;
+                    Ok(touched.iter().all(|n| states.get(n).is_some_and(|s| terminal(s))).then_some(()))
+                })
+                .await?;
+                let ended = self.saga_ends(&touched, stopped_at).await?;
+                let ended: Vec<_> = ended.iter().filter(|(n, _)| touched.contains(n)).collect();
+                let bugs: Vec<String> = ended
+                    .iter()
+                    .filter(|(_, (_, reason))| reason.contains("internal error"))
+                    .map(|(n, (state, reason))| format!("{n} {state}: {reason}"))
+                    .collect();
+                ensure!(bugs.is_empty(), "sagas of the outage ended as a bug:\n  {}", bugs.join("\n  "));
+                let mut by_reason = BTreeMap::<String, usize>::new();
+                for (_, (state, reason)) in &ended {
+                    // Seat ids vary; the kind of reason is what matters.
+                    let kind = reason.split(':').next().unwrap_or_default().trim();
+                    *by_reason.entry(format!("{state} {kind}").trim().to_owned()).or_default() += 1;
+                }
+                notes.push(format!(
+                    "{} sagas in flight at the stop, {} in all begun since: {by_reason:?}",
+                    open.len(),
+                    touched.len()
+                ));
             }
             Fault::OrchestratorPaused => {
                 // Freeze the runner while it drives a saga: wait for an open one, stop,
@@ -540,6 +653,32 @@ impl Chaos {
         Ok(rows.into_iter().map(|r| (r.booking_number, r.state)).collect())
     }
 
+    /// The state and reason of each of `numbers` and of every saga created since `since`.
+    async fn saga_ends(
+        &self,
+        numbers: &[String],
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<BTreeMap<String, (String, String)>> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            booking_number: String,
+            #[diesel(sql_type = Text)]
+            state: String,
+            #[diesel(sql_type = Text)]
+            reason: String,
+        }
+        let mut conn = connect(&self.stack, Service::Orchestrator).await?;
+        let rows: Vec<Row> = diesel::sql_query(
+            "SELECT booking_number, state, reason FROM sagas WHERE booking_number = ANY($1) OR created_at >= $2",
+        )
+        .bind::<diesel::sql_types::Array<Text>, _>(numbers)
+        .bind::<diesel::sql_types::Timestamptz, _>(since)
+        .load(&mut conn)
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.booking_number, (r.state, r.reason))).collect())
+    }
+
     async fn open_sagas(&self) -> Result<Vec<String>> {
         Ok(self.saga_states().await?.into_iter().filter(|(_, s)| !terminal(s)).map(|(n, _)| n).collect())
     }
@@ -635,16 +774,59 @@ async fn connect(stack: &Stack, service: Service) -> Result<AsyncPgConnection> {
         .with_context(|| format!("connecting to the {service} database"))
 }
 
-async fn book(channel: &AuthChannel, screening: &str, seat: &str) -> Result<BookingResult> {
-    let request = BookTicketsRequest {
+fn booking_request(screening: &str, seat: &str) -> BookTicketsRequest {
+    BookTicketsRequest {
         request_id: uuid::Uuid::new_v4().to_string(),
         customer_id: String::new(),
         screening_id: screening.to_owned(),
         seat_ids: vec![seat.to_owned()],
         payment: Some(PaymentMethod { card_token: "tok_visa".into() }),
-    };
+    }
+}
+
+async fn book(channel: &AuthChannel, screening: &str, seat: &str) -> Result<BookingResult> {
+    let request = booking_request(screening, seat);
     let answer = BookingServiceClient::new(channel.clone()).book_tickets(request).await;
     Ok(answer.with_context(|| format!("BookTickets {screening} {seat}"))?.into_inner())
+}
+
+/// BookTickets as `request` says (its request id included).
+fn book_with(
+    channel: &AuthChannel,
+    request: BookTicketsRequest,
+) -> impl std::future::Future<Output = Result<BookingResult, tonic::Status>> + use<> {
+    let mut client = BookingServiceClient::new(channel.clone());
+    async move { Ok(client.book_tickets(request).await?.into_inner()) }
+}
+
+fn get_booking(
+    channel: &AuthChannel,
+    number: &str,
+) -> impl std::future::Future<Output = Result<Booking, tonic::Status>> + use<> {
+    let mut client = BookingQueryServiceClient::new(channel.clone());
+    let request = GetBookingRequest { booking_number: number.to_owned(), min_version: 0 };
+    async move { Ok(client.get_booking(request).await?.into_inner()) }
+}
+
+/// A well-formed booking number no booking has.
+fn unknown_booking_number() -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let bits = uuid::Uuid::new_v4().as_u128();
+    let code: String = (0..12).map(|i| ALPHABET[((bits >> (i * 5)) & 31) as usize] as char).collect();
+    format!("BK{code}")
+}
+
+/// A probe of a call made while the database is down: done at UNAVAILABLE, failed at
+/// INTERNAL or an answer, polled again otherwise.
+fn unavailable(what: &str, answer: Result<(), tonic::Status>) -> Result<Option<()>> {
+    match answer {
+        Err(status) if status.code() == Code::Unavailable => Ok(Some(())),
+        Err(status) if status.code() == Code::Internal => {
+            bail!("{what} answered INTERNAL with Postgres down: {status:?}")
+        }
+        Err(_) => Ok(None),
+        Ok(()) => bail!("{what} answered with Postgres down"),
+    }
 }
 
 #[cfg(test)]

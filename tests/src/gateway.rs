@@ -21,6 +21,10 @@ pub struct GatewayPorts {
     /// The host the upstream services listen on.
     pub upstream_host: String,
     pub orchestrator: u16,
+    /// More orchestrator replicas behind the same cluster (empty: one orchestrator). With
+    /// any, Envoy health-checks every orchestrator and retries a booking on another one
+    /// when its replica refuses or drops it (see [`with_orchestrator_replicas`]).
+    pub orchestrator_replicas: Vec<u16>,
     pub screening: u16,
     pub seats: u16,
     pub reservation: u16,
@@ -138,6 +142,7 @@ impl GatewayPorts {
             admin,
             upstream_host: "127.0.0.1".to_owned(),
             orchestrator: port_of(Service::Orchestrator),
+            orchestrator_replicas: Vec::new(),
             screening: port_of(Service::Screening),
             seats: port_of(Service::Seats),
             reservation: port_of(Service::Reservation),
@@ -193,9 +198,63 @@ pub fn render_gateway_config(ports: &GatewayPorts, descriptor_path: &Path) -> St
         ("{{EXTRA_CLUSTERS}}", String::new()),
         ("{{WEB_ROUTES}}", web),
     ];
-    substitutions
+    let config = substitutions
         .iter()
-        .fold(GATEWAY_TEMPLATE.to_owned(), |config, (placeholder, value)| config.replace(placeholder, value))
+        .fold(GATEWAY_TEMPLATE.to_owned(), |config, (placeholder, value)| config.replace(placeholder, value));
+    with_orchestrator_replicas(config, ports)
+}
+
+/// Envoy's gRPC health check of an orchestrator: every half second, whether or not the
+/// cluster has traffic; one failure takes it out, one success brings it back.
+const ORCHESTRATOR_HEALTH_CHECK: &str = "health_checks: [{ timeout: 0.5s, interval: 0.5s, no_traffic_interval: 0.5s, \
+     unhealthy_threshold: 1, healthy_threshold: 1, grpc_health_check: {} }]";
+
+/// A booking refused (connect failure, refused stream) or dropped (reset: the replica died
+/// mid-call) by one replica is sent to another. BookTickets is idempotent on its request
+/// id and CancelBooking on the booking, so a booking the dead replica began is answered
+/// once, by whoever holds its saga next.
+const BOOKING_RETRY: &str = "retry_policy: { retry_on: \"connect-failure,refused-stream,reset\", num_retries: 3, \
+     retry_host_predicate: [{ name: envoy.retry_host_predicates.previous_hosts, typed_config: { \"@type\": \
+     type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate } }], \
+     host_selection_retry_max_attempts: 5 }";
+
+/// The rendered config with [`GatewayPorts::orchestrator_replicas`] added to the
+/// orchestrator's cluster, its health check, and the retry of BookingService calls. The
+/// template (shared with the chart, where the orchestrator's Service name resolves to every
+/// pod) has one orchestrator endpoint: this adds to it without new placeholders.
+fn with_orchestrator_replicas(config: String, ports: &GatewayPorts) -> String {
+    if ports.orchestrator_replicas.is_empty() {
+        return config;
+    }
+    let mut out = Vec::new();
+    let (mut in_cluster, mut in_booking_route) = (false, false);
+    let first = format!("socket_address: {{ address: {}, port_value: {} }}", ports.upstream_host, ports.orchestrator);
+    for line in config.lines() {
+        out.push(line.to_owned());
+        let indent = &line[..line.len() - line.trim_start().len()];
+        let trimmed = line.trim();
+        if trimmed.starts_with("- match:") {
+            in_booking_route = trimmed.contains("\"/cinema.booking.v1.BookingService/\"");
+        } else if in_booking_route && trimmed == "cluster: orchestrator" {
+            out.push(format!("{indent}{BOOKING_RETRY}"));
+            in_booking_route = false;
+        }
+        if line.starts_with("    - name: ") {
+            in_cluster = trimmed == "- name: orchestrator";
+        } else if in_cluster && trimmed.starts_with("connect_timeout:") {
+            out.push(format!("{indent}{ORCHESTRATOR_HEALTH_CHECK}"));
+        } else if in_cluster && trimmed == first {
+            // `- endpoint:` sits six columns left of its `socket_address`.
+            let item = &indent[..indent.len().saturating_sub(6)];
+            for port in &ports.orchestrator_replicas {
+                out.push(format!(
+                    "{item}- endpoint: {{ address: {{ socket_address: {{ address: {}, port_value: {port} }} }} }}",
+                    ports.upstream_host
+                ));
+            }
+        }
+    }
+    out.join("\n") + "\n"
 }
 
 /// Another Envoy gateway in front of `stack`'s services, on free ports, with its own
@@ -208,9 +267,25 @@ pub struct ExtraGateway {
 
 impl ExtraGateway {
     pub async fn start(stack: &Stack, rate_limit: RateLimit) -> Result<ExtraGateway> {
+        Self::start_with(stack, |ports| ports.rate_limit = rate_limit).await
+    }
+
+    /// A gateway whose orchestrator cluster is `orchestrators` (ports of the stack's
+    /// orchestrator and of replicas from [`Stack::add_replica`]).
+    pub async fn with_orchestrators(stack: &Stack, orchestrators: &[u16]) -> Result<ExtraGateway> {
+        let (first, more) = orchestrators.split_first().context("no orchestrator")?;
+        Self::start_with(stack, |ports| {
+            ports.orchestrator = *first;
+            ports.orchestrator_replicas = more.to_vec();
+        })
+        .await
+    }
+
+    /// A gateway on free ports in front of `stack`'s services, `configure`d.
+    pub async fn start_with(stack: &Stack, configure: impl FnOnce(&mut GatewayPorts)) -> Result<ExtraGateway> {
         let (port, admin_port) = (free_port()?, free_port()?);
         let mut ports = GatewayPorts::with(port, admin_port, |s| stack.port(s));
-        ports.rate_limit = rate_limit;
+        configure(&mut ports);
         ports.auth = GatewayAuth::dev(stack.issuer().jwks_path());
         let dir = stack.run_dir().join(format!("gateway-{port}"));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -320,6 +395,26 @@ mod tests {
         ports.tls = Some(GatewayTls { cert_chain: "/t/cert.pem".into(), private_key: "/t/key.pem".into() });
         let tls = render_gateway_config(&ports, Path::new("/x/cinema.pb"));
         assert!(tls.contains("DownstreamTlsContext") && tls.contains("\"/t/key.pem\""));
+    }
+
+    #[test]
+    fn orchestrator_replicas_join_its_cluster_with_a_health_check_and_booking_retries() {
+        let single = render_gateway_config(&GatewayPorts::defaults(), Path::new("/x/cinema.pb"));
+        assert!(!single.contains("health_checks") && !single.contains("retry_policy"), "one orchestrator: as before");
+
+        let mut ports = GatewayPorts::defaults();
+        ports.orchestrator_replicas = vec![50070, 50071];
+        let config = render_gateway_config(&ports, Path::new("/x/cinema.pb"));
+        let cluster = config.split("    - name: orchestrator\n").nth(1).unwrap().split("    - name: ").next().unwrap();
+        for port in [50060, 50070, 50071] {
+            assert!(cluster.contains(&format!("port_value: {port} }}")), "{port} not in the cluster:\n{cluster}");
+        }
+        assert_eq!(cluster.matches("grpc_health_check").count(), 1, "{cluster}");
+        assert_eq!(config.matches("retry_policy").count(), 1, "BookingService only");
+        let booking = config.split("\"/cinema.booking.v1.BookingService/\"").nth(1).unwrap();
+        assert!(booking.split("- match:").next().unwrap().contains("connect-failure,refused-stream,reset"));
+        // The other clusters keep one endpoint.
+        assert_eq!(config.matches("port_value: 50070").count(), 1);
     }
 
     #[test]

@@ -136,6 +136,8 @@ struct Procs {
     services: BTreeMap<Service, Slot>,
     /// Extra replicas of a service, by port (see [`Stack::add_replica`]).
     replicas: BTreeMap<u16, Proc>,
+    /// How to start each replica again on its port ([`Stack::restart_replica`]).
+    replica_specs: BTreeMap<u16, ProcSpec>,
     envoy: Option<Proc>,
     nats: Option<Proc>,
     postgres: Option<Proc>,
@@ -738,27 +740,18 @@ impl Stack {
     /// and log, `env` on top) and waits until it is SERVING; returns its port.
     pub async fn add_replica(&self, service: Service, env: &[(&str, &str)]) -> Result<u16> {
         let port = free_port()?;
-        let name = format!("{}-{port}", service.name());
         let mut spec = {
             let procs = self.lock();
             let slot = procs.services.get(&service).with_context(|| format!("{service} is not part of the stack"))?;
             slot.spec.clone()
         };
-        spec.name = name.clone();
-        spec.log = self.run_dir.join("logs").join(format!("{name}.log"));
+        spec.name = format!("{}-{port}", service.name());
+        spec.log = self.run_dir.join("logs").join(format!("{}.log", spec.name));
         spec.env.retain(|(k, _)| k != "CINEMA_LISTEN_ADDR" && !env.iter().any(|(key, _)| k == key));
         spec.env.push(("CINEMA_LISTEN_ADDR".to_owned(), format!("127.0.0.1:{port}")));
         spec.env.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let log = spec.log.clone();
-        self.lock().replicas.insert(port, Proc::spawn(spec)?);
-        let url = format!("http://127.0.0.1:{port}");
-        let ready =
-            poll_until(&format!("{name} to be SERVING"), self.ready_timeout, Duration::from_millis(100), || {
-                let url = url.clone();
-                async move { Ok(check_serving(&url).await.then_some(())) }
-            })
-            .await;
-        ready.with_context(|| format!("the end of {}:\n{}", log.display(), tail(&log, 60)))?;
+        self.lock().replica_specs.insert(port, spec);
+        self.restart_replica(port).await?;
         Ok(port)
     }
 
@@ -767,6 +760,36 @@ impl Stack {
         let mut proc = self.lock().replicas.remove(&port).with_context(|| format!("no replica on port {port}"))?;
         proc.kill();
         Ok(())
+    }
+
+    /// The process id of the replica on `port`, while it runs.
+    pub fn replica_pid(&self, port: u16) -> Option<u32> {
+        let mut procs = self.lock();
+        let proc = procs.replicas.get_mut(&port)?;
+        proc.exit_status().is_none().then(|| proc.pid())
+    }
+
+    /// Starts the replica of [`Stack::add_replica`] on `port` again (after
+    /// [`Stack::kill_replica`]) and waits until it is SERVING.
+    pub async fn restart_replica(&self, port: u16) -> Result<()> {
+        let (name, log) = {
+            let mut procs = self.lock();
+            let spec = procs.replica_specs.get(&port).cloned().with_context(|| format!("no replica on port {port}"))?;
+            if procs.replicas.get_mut(&port).is_some_and(|p| p.exit_status().is_none()) {
+                bail!("the replica on port {port} is running");
+            }
+            let (name, log) = (spec.name.clone(), spec.log.clone());
+            procs.replicas.insert(port, Proc::spawn(spec)?);
+            (name, log)
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        let ready =
+            poll_until(&format!("{name} to be SERVING"), self.ready_timeout, Duration::from_millis(100), || {
+                let url = url.clone();
+                async move { Ok(check_serving(&url).await.then_some(())) }
+            })
+            .await;
+        ready.with_context(|| format!("the end of {}:\n{}", log.display(), tail(&log, 60)))
     }
 
     /// Stops the stack's own NATS (SIGTERM; its JetStream store stays). Services keep

@@ -4,7 +4,7 @@
 //! role; the token's `sub` is the operator the audit records.
 
 use cinema_mesh::identity::{Identity, Role};
-use cinema_mesh::status::{Violations, internal, with_reason};
+use cinema_mesh::status::{Violations, internal, unexpected, with_reason};
 use cinema_mesh::{correlation, time};
 use cinema_proto::booking::v1 as pb;
 use tonic::{Code, Request, Response, Status};
@@ -173,6 +173,6 @@ fn to_status(error: Error) -> Status {
         Error::AlreadyCompensating { .. } => with_reason(Code::FailedPrecondition, "ALREADY_COMPENSATING", message),
         Error::ChargeOutcomeUnknown { .. } => with_reason(Code::FailedPrecondition, "CHARGE_OUTCOME_UNKNOWN", message),
         Error::Busy(_) => with_reason(Code::Aborted, "SAGA_BUSY", message),
-        Error::Unexpected(e) => internal(&e),
+        Error::Unexpected(e) => unexpected(&e),
     }
 }

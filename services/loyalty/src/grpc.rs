@@ -2,7 +2,7 @@
 //! Every error becomes a status here and only here.
 
 use cinema_mesh::identity::Identity;
-use cinema_mesh::status::{Violations, internal, invalid_argument};
+use cinema_mesh::status::{Violations, invalid_argument, unexpected};
 use cinema_mesh::time;
 use cinema_proto::loyalty::v1 as pb;
 use tonic::{Request, Response, Status};
@@ -80,7 +80,7 @@ fn required(violations: &mut Violations, field: &str, raw: &str) -> String {
 fn to_status(error: Error) -> Status {
     match error {
         e @ Error::UnknownPartner(_) => invalid_argument("partner_id", e.to_string()),
-        Error::Unexpected(e) => internal(&e),
+        Error::Unexpected(e) => unexpected(&e),
     }
 }
 

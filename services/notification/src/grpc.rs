@@ -2,7 +2,7 @@
 //! Every error becomes a status here and only here.
 
 use cinema_mesh::identity::Identity;
-use cinema_mesh::status::{Violations, internal, with_reason};
+use cinema_mesh::status::{Violations, unexpected, with_reason};
 use cinema_mesh::time;
 use cinema_proto::common::v1::BookingStatus;
 use cinema_proto::notification::v1 as pb;
@@ -55,7 +55,7 @@ impl pb::notification_service_server::NotificationService for Api {
 
 fn to_status(error: Error) -> Status {
     match error {
-        Error::Unexpected(e) => internal(&e),
+        Error::Unexpected(e) => unexpected(&e),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The gRPC face: parse the request, call the service, map the answer.
 //! Every error becomes a status here and only here.
 
-use cinema_mesh::status::{Violations, internal, with_reason};
+use cinema_mesh::status::{Violations, unexpected, with_reason};
 use cinema_mesh::{correlation, time};
 use cinema_proto::common::v1::Money;
 use cinema_proto::payment::v1 as pb;
@@ -98,7 +98,7 @@ fn to_status(error: Error) -> Status {
         Error::PaymentNotFound(_) => with_reason(Code::NotFound, "PAYMENT_NOT_FOUND", message),
         Error::NotCaptured(_) => with_reason(Code::FailedPrecondition, "NOT_CAPTURED", message),
         Error::RefundKeyReused { .. } => with_reason(Code::FailedPrecondition, "IDEMPOTENCY_KEY_REUSED", message),
-        Error::Unexpected(e) => internal(&e),
+        Error::Unexpected(e) => unexpected(&e),
     }
 }
 

@@ -2,7 +2,7 @@
 //! Every error becomes a status here and only here.
 
 use cinema_mesh::identity::{Identity, Role};
-use cinema_mesh::status::{Violations, internal, with_reason};
+use cinema_mesh::status::{Violations, unexpected, with_reason};
 use cinema_mesh::{correlation, time};
 use cinema_proto::common::v1::BookingStatus;
 use cinema_proto::reservation::v1 as pb;
@@ -296,6 +296,6 @@ fn to_status(error: Error) -> Status {
         Error::BookingNotFound(_) => with_reason(Code::NotFound, "BOOKING_NOT_FOUND", message),
         Error::IllegalTransition { .. } => with_reason(Code::FailedPrecondition, "ILLEGAL_TRANSITION", message),
         Error::ViewUnavailable => with_reason(Code::Unavailable, "VIEW_UNAVAILABLE", message),
-        Error::Unexpected(e) => internal(&e),
+        Error::Unexpected(e) => unexpected(&e),
     }
 }

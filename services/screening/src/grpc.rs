@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use cinema_mesh::identity::{Identity, Role};
-use cinema_mesh::status::{Violations, internal, with_reason};
+use cinema_mesh::status::{Violations, unexpected, with_reason};
 use cinema_mesh::{correlation, time};
 use cinema_proto::common::v1::Money;
 use cinema_proto::screening::v1 as pb;
@@ -155,7 +155,7 @@ fn to_status(error: Error) -> Status {
         Error::UnknownRow(_) => cinema_mesh::status::invalid_argument("row_prices", message),
         Error::ScreenBusy { .. } => with_reason(Code::FailedPrecondition, "SCREEN_BUSY", message),
         Error::MovieEnded(_) => with_reason(Code::FailedPrecondition, "MOVIE_ENDED", message),
-        Error::Unexpected(e) => internal(&e),
+        Error::Unexpected(e) => unexpected(&e),
     }
 }
 

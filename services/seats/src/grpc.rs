@@ -2,7 +2,7 @@
 //! Every error becomes a status here and only here. Writes run on a spawned
 //! task so that a caller that goes away cannot cut a transaction half-way.
 
-use cinema_mesh::status::{Violations, internal, invalid_argument, with_reason};
+use cinema_mesh::status::{Violations, internal, invalid_argument, unexpected, with_reason};
 use cinema_mesh::{Shutdown, correlation, time};
 use cinema_proto::common::v1::Money;
 use cinema_proto::seats::v1 as pb;
@@ -165,6 +165,6 @@ fn to_status(error: Error) -> Status {
         Error::HoldReleased(_) => with_reason(Code::FailedPrecondition, "HOLD_RELEASED", message),
         Error::HoldExpired { .. } => with_reason(Code::FailedPrecondition, "HOLD_EXPIRED", message),
         Error::HoldMismatch(_) => with_reason(Code::AlreadyExists, "HOLD_MISMATCH", message),
-        Error::Unexpected(e) => internal(&e),
+        Error::Unexpected(e) => unexpected(&e),
     }
 }
