@@ -6,12 +6,12 @@
 //! (the survivors take the dead one's sagas over when their leases expire), and the
 //! invariants hold.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, ensure};
 use cinema_proto::reservation::v1::GetBookingRequest;
 use cinema_proto::reservation::v1::booking_query_service_client::BookingQueryServiceClient;
+use cinema_tests::chaos::saga_states;
 use cinema_tests::gateway::ExtraGateway;
 use cinema_tests::load::{self, Mode};
 use cinema_tests::{DatabaseChoice, Service, Stack, StackOptions, invariants, poll_until};
@@ -209,19 +209,6 @@ impl Screenings {
 fn status_name(status: i32) -> String {
     let status = cinema_proto::common::v1::BookingStatus::try_from(status).unwrap_or_default();
     status.as_str_name().trim_start_matches("BOOKING_STATUS_").to_owned()
-}
-
-async fn saga_states(stack: &Stack) -> Result<BTreeMap<String, String>> {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = Text)]
-        booking_number: String,
-        #[diesel(sql_type = Text)]
-        state: String,
-    }
-    let mut conn = AsyncPgConnection::establish(&stack.database_url(Service::Orchestrator)).await?;
-    let rows: Vec<Row> = diesel::sql_query("SELECT booking_number, state FROM sagas").load(&mut conn).await?;
-    Ok(rows.into_iter().map(|r| (r.booking_number, r.state)).collect())
 }
 
 /// The orchestrator process on `port` (the stack's own or a replica).

@@ -385,14 +385,7 @@ impl Chaos {
                 let back = Instant::now();
                 stack.restart(Service::Seats).await?;
                 let number = answer.booking_number;
-                poll_until("the PENDING booking to finish", s.hold_ttl, Duration::from_millis(50), || async {
-                    Ok(self.saga_states().await?.get(&number).filter(|s| terminal(s)).cloned())
-                })
-                .await
-                .and_then(|state| {
-                    ensure!(state == "CONFIRMED", "the PENDING booking {number} ended {state}");
-                    Ok(())
-                })?;
+                self.ends_confirmed("the PENDING booking", &number).await?;
                 measured.insert("PENDING -> CONFIRMED after seats restart".into(), back.elapsed());
             }
             Fault::NatsRestart => {
@@ -498,14 +491,7 @@ impl Chaos {
                 )
                 .await?;
                 let number = answer.booking_number;
-                poll_until("the retried booking to finish", s.hold_ttl, Duration::from_millis(50), || async {
-                    Ok(self.saga_states().await?.get(&number).filter(|s| terminal(s)).cloned())
-                })
-                .await
-                .and_then(|state| {
-                    ensure!(state == "CONFIRMED", "the booking retried after the outage ended {state}");
-                    Ok(())
-                })?;
+                self.ends_confirmed("the retried booking", &number).await?;
                 measured.insert("retried booking CONFIRMED after Postgres start".into(), back.elapsed());
 
                 // The sagas in flight when Postgres went, and those begun since, were
@@ -611,14 +597,7 @@ impl Chaos {
                 stack.set_env(Service::Payment, "CINEMA_ACQUIRER_LATENCY_MS", "")?;
                 stack.restart(Service::Payment).await?;
                 let number = answer.booking_number;
-                poll_until("the slow-payment booking to finish", s.hold_ttl, Duration::from_millis(50), || async {
-                    Ok(self.saga_states().await?.get(&number).filter(|s| terminal(s)).cloned())
-                })
-                .await
-                .and_then(|state| {
-                    ensure!(state == "CONFIRMED", "the booking {number} made while payment was slow ended {state}");
-                    Ok(())
-                })?;
+                self.ends_confirmed("the slow-payment booking", &number).await?;
             }
         }
         Ok(())
@@ -641,16 +620,18 @@ impl Chaos {
     }
 
     async fn saga_states(&self) -> Result<BTreeMap<String, String>> {
-        #[derive(QueryableByName)]
-        struct Row {
-            #[diesel(sql_type = Text)]
-            booking_number: String,
-            #[diesel(sql_type = Text)]
-            state: String,
-        }
-        let mut conn = connect(&self.stack, Service::Orchestrator).await?;
-        let rows: Vec<Row> = diesel::sql_query("SELECT booking_number, state FROM sagas").load(&mut conn).await?;
-        Ok(rows.into_iter().map(|r| (r.booking_number, r.state)).collect())
+        saga_states(&self.stack).await
+    }
+
+    /// Waits (up to the hold's lifetime) for saga `number` to end; it must end CONFIRMED.
+    async fn ends_confirmed(&self, what: &str, number: &str) -> Result<()> {
+        let within = self.settings.hold_ttl;
+        let state = poll_until(&format!("{what} to finish"), within, Duration::from_millis(50), || async {
+            Ok(self.saga_states().await?.get(number).filter(|s| terminal(s)).cloned())
+        })
+        .await?;
+        ensure!(state == "CONFIRMED", "{what} ({number}) ended {state}");
+        Ok(())
     }
 
     /// The state and reason of each of `numbers` and of every saga created since `since`.
@@ -766,6 +747,20 @@ fn terminal(state: &str) -> bool {
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(((sorted.len().max(1) as f64 - 1.0) * p).round() as usize).copied().unwrap_or_default()
+}
+
+/// Every saga's state, by booking number.
+pub async fn saga_states(stack: &Stack) -> Result<BTreeMap<String, String>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        booking_number: String,
+        #[diesel(sql_type = Text)]
+        state: String,
+    }
+    let mut conn = connect(stack, Service::Orchestrator).await?;
+    let rows: Vec<Row> = diesel::sql_query("SELECT booking_number, state FROM sagas").load(&mut conn).await?;
+    Ok(rows.into_iter().map(|r| (r.booking_number, r.state)).collect())
 }
 
 async fn connect(stack: &Stack, service: Service) -> Result<AsyncPgConnection> {
