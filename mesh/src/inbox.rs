@@ -5,12 +5,15 @@
 use diesel::sql_types::{Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use crate::store::Prepare as _;
+
 /// `true` the first time `consumer` sees `event_id`, `false` ever after.
 pub async fn first_time(conn: &mut AsyncPgConnection, consumer: &str, event_id: &str) -> anyhow::Result<bool> {
     let event_id: uuid::Uuid = event_id.parse().map_err(|e| anyhow::anyhow!("event id {event_id:?}: {e}"))?;
     let inserted = diesel::sql_query("INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
         .bind::<Text, _>(consumer)
         .bind::<SqlUuid, _>(event_id)
+        .prepared()
         .execute(conn)
         .await?;
     Ok(inserted == 1)
@@ -34,6 +37,7 @@ pub async fn set_aside(
     .bind::<Text, _>(&envelope.event_type)
     .bind::<diesel::sql_types::Bytea, _>(&envelope.payload)
     .bind::<Text, _>(why)
+    .prepared()
     .execute(conn)
     .await?;
     tracing::error!(message = "Poison event set aside.", consumer, event_id = %envelope.event_id, event_type = %envelope.event_type, error = why);

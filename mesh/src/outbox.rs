@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 
 use crate::Shutdown;
 use crate::bus::Bus;
-use crate::store::Pool;
+use crate::store::{Pool, Prepare as _};
 
 /// The event an operation emits.
 pub struct Event<'a, M: Message> {
@@ -54,6 +54,7 @@ pub async fn enqueue<M: Message>(conn: &mut AsyncPgConnection, event: Event<'_, 
     .bind::<Bytea, _>(envelope.encode_to_vec())
     .bind::<Text, _>(event.correlation_id)
     .bind::<Text, _>(crate::telemetry::current_traceparent().unwrap_or_default())
+    .prepared()
     .execute(conn)
     .await
     .context("insert outbox row")?;
@@ -153,6 +154,7 @@ impl Relay {
         }
         let mut conn = self.pool.get().await.context("get a connection")?;
         let count: Count = diesel::sql_query("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL")
+            .prepared()
             .get_result(&mut conn)
             .await
             .context("count the backlog")?;
@@ -170,6 +172,7 @@ impl Relay {
                  FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
             )
             .bind::<BigInt, _>(BATCH)
+            .prepared()
             .load(c)
             .await
             .context("select unpublished")?;
@@ -196,9 +199,14 @@ impl Relay {
             let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
             // The marks need not wait for the disk: a Postgres crash that loses them has
             // the rows published again, and JetStream (or the consumers' inbox) drops them.
-            diesel::sql_query("SET LOCAL synchronous_commit = off").execute(c).await.context("commit mode")?;
+            diesel::sql_query("SET LOCAL synchronous_commit = off")
+                .prepared()
+                .execute(c)
+                .await
+                .context("commit mode")?;
             diesel::sql_query("UPDATE outbox SET published_at = now() WHERE id = ANY($1)")
                 .bind::<diesel::sql_types::Array<BigInt>, _>(&ids)
+                .prepared()
                 .execute(c)
                 .await
                 .context("mark published")?;

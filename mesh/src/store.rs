@@ -2,11 +2,14 @@
 //! diesel-async connections. [`connect`] creates the database when missing and
 //! runs the mesh's migrations (outbox, inbox) and then the service's own.
 //! [`is_unavailable`] tells a database out of reach from every other failure.
+//! [`Prepare::prepared`] keeps a raw SQL statement prepared on its connection.
 
 use anyhow::Context;
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::Text;
 use diesel_async::pooled_connection::deadpool::{Object, Pool as Deadpool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -24,20 +27,7 @@ pub const IDLE_IN_TRANSACTION_TIMEOUT: &str = "5s";
 /// A pool on the service's database, created and migrated.
 pub async fn connect(database_url: &str, migrations: EmbeddedMigrations) -> anyhow::Result<Pool> {
     create_database_if_missing(database_url).await?;
-    let mut config = ManagerConfig::default();
-    config.custom_setup = Box::new(|url| {
-        let url = url.to_owned();
-        Box::pin(async move {
-            let mut conn = AsyncPgConnection::establish(&url).await?;
-            diesel::sql_query(format!("SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION_TIMEOUT}'"))
-                .execute(&mut conn)
-                .await
-                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-            Ok(conn)
-        })
-    });
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
-    let pool = Pool::builder(manager)
+    let pool = Pool::builder(manager(database_url))
         .max_size(16)
         .wait_timeout(Some(std::time::Duration::from_secs(5)))
         .runtime(deadpool_runtime())
@@ -56,6 +46,29 @@ pub async fn connect(database_url: &str, migrations: EmbeddedMigrations) -> anyh
     Ok(pool)
 }
 
+/// How the pool makes and checks out connections.
+fn manager(database_url: &str) -> AsyncDieselConnectionManager<AsyncPgConnection> {
+    let mut config = ManagerConfig::default();
+    // A checkout costs no round trip: a connection the server closed (a restart,
+    // `pg_terminate_backend`) is already known closed and dropped, and a connection that
+    // fails anyway fails its query with an error `is_unavailable` recognises, which
+    // callers answer UNAVAILABLE and retry. (`Verified` sent a `SELECT 1` before every
+    // transaction.)
+    config.recycling_method = RecyclingMethod::Fast;
+    config.custom_setup = Box::new(|url| {
+        let url = url.to_owned();
+        Box::pin(async move {
+            let mut conn = AsyncPgConnection::establish(&url).await?;
+            diesel::sql_query(format!("SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION_TIMEOUT}'"))
+                .execute(&mut conn)
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        })
+    });
+    AsyncDieselConnectionManager::new_with_config(database_url, config)
+}
+
 fn deadpool_runtime() -> deadpool::Runtime {
     deadpool::Runtime::Tokio1
 }
@@ -63,6 +76,43 @@ fn deadpool_runtime() -> deadpool::Runtime {
 /// A connection from the pool; the error says what failed.
 pub async fn get(pool: &Pool) -> anyhow::Result<Conn> {
     pool.get().await.context("get a database connection")
+}
+
+/// A raw SQL statement that its connection prepares once and then reuses, parsed and
+/// planned once instead of on every call, and sent in one round trip instead of two
+/// (diesel prepares an uncached statement in a round trip of its own before running
+/// it). diesel never caches [`diesel::sql_query`] itself: it cannot know that the text
+/// is fixed. Only for a text that is: the cache is keyed by it and never evicts, so a
+/// text built from data (an `IN` list of varying length) would grow it without end.
+pub trait Prepare: Sized {
+    fn prepared(self) -> Prepared<Self> {
+        Prepared(self)
+    }
+}
+
+impl<T: QueryFragment<Pg>> Prepare for T {}
+
+/// See [`Prepare::prepared`].
+#[derive(Debug, Clone, Copy)]
+pub struct Prepared<Q>(Q);
+
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Prepared<Q> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, Pg>) -> diesel::QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &Pg) -> diesel::QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q: Query> Query for Prepared<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q> QueryId for Prepared<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
 }
 
 /// Is the database reachable right now? (readiness)
@@ -242,8 +292,12 @@ mod tests {
     }
 
     fn pool(url: &str, max_size: usize, wait: std::time::Duration) -> Pool {
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
-        Pool::builder(manager).max_size(max_size).wait_timeout(Some(wait)).runtime(deadpool_runtime()).build().unwrap()
+        Pool::builder(manager(url))
+            .max_size(max_size)
+            .wait_timeout(Some(wait))
+            .runtime(deadpool_runtime())
+            .build()
+            .unwrap()
     }
 
     #[tokio::test]
@@ -268,22 +322,83 @@ mod tests {
         assert!(is_unavailable(&closed), "{closed:#}");
     }
 
-    #[tokio::test]
-    async fn a_session_the_server_ends_is_unavailable() {
-        #[derive(diesel::QueryableByName)]
-        struct Pid {
-            #[diesel(sql_type = diesel::sql_types::Integer)]
-            pid: i32,
-        }
-        let mut victim = AsyncPgConnection::establish(&live_url()).await.expect("the machine's Postgres");
+    #[derive(diesel::QueryableByName)]
+    struct Pid {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+
+    async fn terminate(pid: i32) {
         let mut admin = AsyncPgConnection::establish(&live_url()).await.unwrap();
-        let Pid { pid } = diesel::sql_query("SELECT pg_backend_pid() AS pid").get_result(&mut victim).await.unwrap();
-        // 57P01 admin_shutdown, as when the server is stopped.
         diesel::sql_query("SELECT pg_terminate_backend($1)")
             .bind::<diesel::sql_types::Integer, _>(pid)
             .execute(&mut admin)
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_pooled_session_the_server_ended_is_replaced() {
+        let pool = pool(&live_url(), 1, std::time::Duration::from_secs(1));
+        let backend = async |pool: &Pool| -> anyhow::Result<i32> {
+            let mut conn = get(pool).await?;
+            Ok(diesel::sql_query("SELECT pg_backend_pid() AS pid").get_result::<Pid>(&mut conn).await?.pid)
+        };
+        let first = backend(&pool).await.expect("the machine's Postgres");
+        terminate(first).await;
+        // Checkouts send nothing (`RecyclingMethod::Fast`): the ended session is dropped
+        // once its client has read the server's goodbye, and a checkout that races it
+        // fails as UNAVAILABLE, which callers retry.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let next = loop {
+            match backend(&pool).await {
+                Ok(pid) => break pid,
+                Err(error) => assert!(is_unavailable(&error), "{error:#}"),
+            }
+            assert!(std::time::Instant::now() < deadline, "the pool kept handing out the ended session");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        };
+        assert_ne!(next, first, "a new session");
+    }
+
+    #[tokio::test]
+    async fn a_prepared_statement_is_prepared_once_per_connection() {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        const SQL: &str = "SELECT $1::bigint + 1 AS n";
+        let mut conn = AsyncPgConnection::establish(&live_url()).await.expect("the machine's Postgres");
+        for i in 0..3_i64 {
+            let N { n } = diesel::sql_query(SQL)
+                .bind::<diesel::sql_types::BigInt, _>(i)
+                .prepared()
+                .get_result(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(n, i + 1);
+            // Unprepared, the same text is prepared and closed again each time.
+            diesel::sql_query("SELECT $1::bigint AS n")
+                .bind::<diesel::sql_types::BigInt, _>(i)
+                .get_result::<N>(&mut conn)
+                .await
+                .unwrap();
+        }
+        let kept = |sql: &'static str| {
+            diesel::sql_query("SELECT count(*) AS n FROM pg_prepared_statements WHERE statement = $1")
+                .bind::<Text, _>(sql)
+        };
+        assert_eq!(kept(SQL).get_result::<N>(&mut conn).await.unwrap().n, 1);
+        assert_eq!(kept("SELECT $1::bigint AS n").get_result::<N>(&mut conn).await.unwrap().n, 0);
+    }
+
+    #[tokio::test]
+    async fn a_session_the_server_ends_is_unavailable() {
+        let mut victim = AsyncPgConnection::establish(&live_url()).await.expect("the machine's Postgres");
+        let Pid { pid } = diesel::sql_query("SELECT pg_backend_pid() AS pid").get_result(&mut victim).await.unwrap();
+        // 57P01 admin_shutdown, as when the server is stopped.
+        terminate(pid).await;
         let cut = diesel::sql_query("SELECT 1").execute(&mut victim).await.expect_err("the session was ended");
         let cut = anyhow::Error::new(cut).context("load the booking");
         assert!(is_unavailable(&cut), "{cut:#}");

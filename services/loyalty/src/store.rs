@@ -1,6 +1,7 @@
 //! One function per query.
 
 use chrono::{DateTime, Utc};
+use cinema_mesh::store::Prepare as _;
 use diesel::sql_types::{BigInt, Bool, Int4, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel::{OptionalExtension, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -112,6 +113,7 @@ const COLUMNS: &str = "entry_id, customer_id, booking_number, kind, points, reas
 pub async fn lock_booking(conn: &mut AsyncPgConnection, booking_number: &str) -> Result<()> {
     diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext('loyalty/' || $1))")
         .bind::<Text, _>(booking_number)
+        .prepared()
         .execute(conn)
         .await
         .map(drop)
@@ -120,6 +122,7 @@ pub async fn lock_booking(conn: &mut AsyncPgConnection, booking_number: &str) ->
 pub async fn entries_of_booking(conn: &mut AsyncPgConnection, booking_number: &str) -> Result<Vec<EntryRow>> {
     diesel::sql_query(format!("SELECT {COLUMNS} FROM ledger WHERE booking_number = $1 ORDER BY created_at"))
         .bind::<Text, _>(booking_number)
+        .prepared()
         .load(conn)
         .await
 }
@@ -137,6 +140,7 @@ pub async fn insert_entry(conn: &mut AsyncPgConnection, e: &EntryRow) -> Result<
     .bind::<BigInt, _>(e.points)
     .bind::<Text, _>(&e.reason)
     .bind::<Timestamptz, _>(e.created_at)
+    .prepared()
     .execute(conn)
     .await
     .map(|n| n == 1)
@@ -150,6 +154,7 @@ pub async fn credit(conn: &mut AsyncPgConnection, customer_id: &str, points: i64
     )
     .bind::<Text, _>(customer_id)
     .bind::<BigInt, _>(points)
+    .prepared()
     .execute(conn)
     .await
     .map(drop)
@@ -162,6 +167,7 @@ pub async fn debit(conn: &mut AsyncPgConnection, customer_id: &str, points: i64)
     diesel::sql_query("UPDATE balances SET balance = balance - $2 WHERE customer_id = $1")
         .bind::<Text, _>(customer_id)
         .bind::<BigInt, _>(points)
+        .prepared()
         .execute(conn)
         .await
         .map(|n| n == 1)
@@ -170,6 +176,7 @@ pub async fn debit(conn: &mut AsyncPgConnection, customer_id: &str, points: i64)
 pub async fn balance(conn: &mut AsyncPgConnection, customer_id: &str) -> Result<Option<i64>> {
     diesel::sql_query("SELECT balance FROM balances WHERE customer_id = $1")
         .bind::<Text, _>(customer_id)
+        .prepared()
         .get_result::<BalanceRow>(conn)
         .await
         .optional()
@@ -195,6 +202,7 @@ pub async fn history(
     .bind::<Nullable<Timestamptz>, _>(after.map(|(t, _)| t))
     .bind::<Nullable<SqlUuid>, _>(after.map(|(_, id)| id))
     .bind::<BigInt, _>(limit)
+    .prepared()
     .load(conn)
     .await
 }
@@ -203,6 +211,7 @@ pub async fn history(
 pub async fn is_cancelled(conn: &mut AsyncPgConnection, booking_number: &str) -> Result<bool> {
     diesel::sql_query("SELECT EXISTS (SELECT 1 FROM cancelled_bookings WHERE booking_number = $1) AS found")
         .bind::<Text, _>(booking_number)
+        .prepared()
         .get_result::<Found>(conn)
         .await
         .map(|f| f.found)
@@ -214,6 +223,7 @@ pub async fn record_cancellation(conn: &mut AsyncPgConnection, booking_number: &
     )
     .bind::<Text, _>(booking_number)
     .bind::<Text, _>(customer_id)
+    .prepared()
     .execute(conn)
     .await
     .map(drop)
@@ -224,6 +234,7 @@ const LINK_COLUMNS: &str = "customer_id, partner_id, member_number, linked_at";
 pub async fn link_of(conn: &mut AsyncPgConnection, customer_id: &str) -> Result<Option<LinkRow>> {
     diesel::sql_query(format!("SELECT {LINK_COLUMNS} FROM partner_links WHERE customer_id = $1"))
         .bind::<Text, _>(customer_id)
+        .prepared()
         .get_result(conn)
         .await
         .optional()
@@ -244,6 +255,7 @@ pub async fn upsert_link(
     .bind::<Text, _>(customer_id)
     .bind::<Text, _>(partner_id)
     .bind::<Text, _>(member_number)
+    .prepared()
     .get_result(conn)
     .await
 }
@@ -252,6 +264,7 @@ pub async fn upsert_link(
 pub async fn delete_link(conn: &mut AsyncPgConnection, customer_id: &str) -> Result<bool> {
     diesel::sql_query("DELETE FROM partner_links WHERE customer_id = $1")
         .bind::<Text, _>(customer_id)
+        .prepared()
         .execute(conn)
         .await
         .map(|n| n == 1)
@@ -264,6 +277,7 @@ pub async fn accrual_relayed_to(conn: &mut AsyncPgConnection, booking_number: &s
          WHERE booking_number = $1 AND kind = 'ACCRUAL'",
     )
     .bind::<Text, _>(booking_number)
+    .prepared()
     .get_result(conn)
     .await
     .optional()
@@ -288,6 +302,7 @@ pub async fn enqueue_partner(conn: &mut AsyncPgConnection, row: &PartnerRow) -> 
     .bind::<Text, _>(&row.last_error)
     .bind::<Timestamptz, _>(row.created_at)
     .bind::<Text, _>(&row.traceparent)
+    .prepared()
     .execute(conn)
     .await
     .map(drop)
@@ -315,6 +330,7 @@ pub async fn claim_due(
     .bind::<Text, _>(partner_id)
     .bind::<BigInt, _>(lease_ms)
     .bind::<BigInt, _>(limit)
+    .prepared()
     .load(conn)
     .await
 }
@@ -337,6 +353,7 @@ pub async fn record_attempt(
     .bind::<Text, _>(attempt.last_error)
     .bind::<Timestamptz, _>(attempt.next_attempt_at)
     .bind::<Nullable<Timestamptz>, _>(attempt.delivered_at)
+    .prepared()
     .execute(conn)
     .await
     .map(|n| n == 1)
@@ -348,6 +365,7 @@ pub async fn next_due(conn: &mut AsyncPgConnection, partner_id: &str) -> Result<
         "SELECT min(next_attempt_at) AS at FROM partner_deliveries WHERE status = 'PENDING' AND partner_id = $1",
     )
     .bind::<Text, _>(partner_id)
+    .prepared()
     .get_result::<Due>(conn)
     .await
     .map(|due| due.at)

@@ -1,6 +1,7 @@
 //! One function per query.
 
 use chrono::{DateTime, Utc};
+use cinema_mesh::store::Prepare as _;
 use diesel::sql_types::{BigInt, Int4, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -77,6 +78,7 @@ pub async fn insert_delivery(conn: &mut AsyncPgConnection, d: &DeliveryRow) -> R
     .bind::<Timestamptz, _>(d.next_attempt_at)
     .bind::<Text, _>(&d.last_error)
     .bind::<Text, _>(&d.traceparent)
+    .prepared()
     .execute(conn)
     .await
     .map(|n| n == 1)
@@ -95,6 +97,7 @@ pub async fn claim_due(conn: &mut AsyncPgConnection, lease_ms: i64, limit: i64) 
     ))
     .bind::<BigInt, _>(lease_ms)
     .bind::<BigInt, _>(limit)
+    .prepared()
     .load(conn)
     .await
 }
@@ -119,6 +122,7 @@ pub async fn record_attempt(
     .bind::<Text, _>(attempt.last_error)
     .bind::<Timestamptz, _>(attempt.next_attempt_at)
     .bind::<Nullable<Timestamptz>, _>(attempt.delivered_at)
+    .prepared()
     .execute(conn)
     .await
     .map(|n| n == 1)
@@ -127,6 +131,7 @@ pub async fn record_attempt(
 /// When the next PENDING delivery is due, if any is.
 pub async fn next_due(conn: &mut AsyncPgConnection) -> Result<Option<DateTime<Utc>>> {
     diesel::sql_query("SELECT min(next_attempt_at) AS at FROM deliveries WHERE status = 'PENDING'")
+        .prepared()
         .get_result::<Due>(conn)
         .await
         .map(|due| due.at)
@@ -138,6 +143,7 @@ pub async fn deliveries_of(conn: &mut AsyncPgConnection, booking_number: &str) -
         "SELECT {COLUMNS} FROM deliveries WHERE booking_number = $1 ORDER BY created_at, notification_id"
     ))
     .bind::<Text, _>(booking_number)
+    .prepared()
     .load(conn)
     .await
 }

@@ -1,6 +1,7 @@
 //! One function per query.
 
 use chrono::{DateTime, Utc};
+use cinema_mesh::store::Prepare as _;
 use diesel::OptionalExtension;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -64,6 +65,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, p: &PaymentRow) -> Result<Opti
     .bind::<Text, _>(&p.merchant_id)
     .bind::<Timestamptz, _>(p.created_at)
     .bind::<Timestamptz, _>(p.updated_at)
+    .prepared()
     .get_result(conn)
     .await
     .optional()
@@ -72,6 +74,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, p: &PaymentRow) -> Result<Opti
 pub async fn by_charge_key(conn: &mut AsyncPgConnection, charge_key: &str) -> Result<Option<PaymentRow>> {
     diesel::sql_query(format!("SELECT {COLUMNS} FROM payments WHERE charge_key = $1"))
         .bind::<Text, _>(charge_key)
+        .prepared()
         .get_result(conn)
         .await
         .optional()
@@ -80,6 +83,7 @@ pub async fn by_charge_key(conn: &mut AsyncPgConnection, charge_key: &str) -> Re
 pub async fn by_refund_key(conn: &mut AsyncPgConnection, refund_key: &str) -> Result<Option<PaymentRow>> {
     diesel::sql_query(format!("SELECT {COLUMNS} FROM payments WHERE refund_key = $1"))
         .bind::<Text, _>(refund_key)
+        .prepared()
         .get_result(conn)
         .await
         .optional()
@@ -88,6 +92,7 @@ pub async fn by_refund_key(conn: &mut AsyncPgConnection, refund_key: &str) -> Re
 pub async fn payment(conn: &mut AsyncPgConnection, payment_id: Uuid) -> Result<Option<PaymentRow>> {
     diesel::sql_query(format!("SELECT {COLUMNS} FROM payments WHERE payment_id = $1"))
         .bind::<SqlUuid, _>(payment_id)
+        .prepared()
         .get_result(conn)
         .await
         .optional()
@@ -97,6 +102,7 @@ pub async fn payment(conn: &mut AsyncPgConnection, payment_id: Uuid) -> Result<O
 pub async fn lock(conn: &mut AsyncPgConnection, payment_id: Uuid) -> Result<Option<PaymentRow>> {
     diesel::sql_query(format!("SELECT {COLUMNS} FROM payments WHERE payment_id = $1 FOR UPDATE"))
         .bind::<SqlUuid, _>(payment_id)
+        .prepared()
         .get_result(conn)
         .await
         .optional()
@@ -115,6 +121,7 @@ pub async fn mark_refunded(
     .bind::<SqlUuid, _>(payment_id)
     .bind::<Text, _>(refund_key)
     .bind::<Text, _>(reason)
+    .prepared()
     .get_result(conn)
     .await
 }

@@ -1,6 +1,7 @@
 //! One function per query.
 
 use chrono::{DateTime, Utc};
+use cinema_mesh::store::Prepare as _;
 use diesel::OptionalExtension;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -74,6 +75,7 @@ pub async fn insert_pending(
     .bind::<Text, _>(customer_id)
     .bind::<SqlUuid, _>(screening_id)
     .bind::<Array<Text>, _>(seat_ids)
+    .prepared()
     .get_result(conn)
     .await
     .optional()
@@ -82,6 +84,7 @@ pub async fn insert_pending(
 pub async fn reservation(conn: &mut AsyncPgConnection, booking_number: &str) -> Result<Option<ReservationRow>> {
     diesel::sql_query(format!("SELECT {COLUMNS} FROM reservations WHERE booking_number = $1"))
         .bind::<Text, _>(booking_number)
+        .prepared()
         .get_result(conn)
         .await
         .optional()
@@ -91,6 +94,7 @@ pub async fn reservation(conn: &mut AsyncPgConnection, booking_number: &str) -> 
 pub async fn lock(conn: &mut AsyncPgConnection, booking_number: &str) -> Result<Option<ReservationRow>> {
     diesel::sql_query(format!("SELECT {COLUMNS} FROM reservations WHERE booking_number = $1 FOR UPDATE"))
         .bind::<Text, _>(booking_number)
+        .prepared()
         .get_result(conn)
         .await
         .optional()
@@ -115,6 +119,7 @@ pub async fn update(conn: &mut AsyncPgConnection, booking_number: &str, change: 
     .bind::<Nullable<Text>, _>(change.movie_title)
     .bind::<Nullable<Text>, _>(change.screen_name)
     .bind::<Nullable<Timestamptz>, _>(change.starts_at)
+    .prepared()
     .get_result(conn)
     .await
 }
@@ -136,6 +141,7 @@ pub async fn page(
     .bind::<Nullable<Timestamptz>, _>(after_at)
     .bind::<Nullable<Text>, _>(after_number)
     .bind::<BigInt, _>(limit)
+    .prepared()
     .load(conn)
     .await
 }

@@ -1,6 +1,7 @@
 //! One function per query.
 
 use chrono::{DateTime, Utc};
+use cinema_mesh::store::Prepare as _;
 use diesel::OptionalExtension;
 use diesel::sql_types::{Array, BigInt, Int4, Jsonb, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -63,6 +64,7 @@ pub async fn least_busy_screen(conn: &mut AsyncPgConnection) -> Result<ScreenRow
          ORDER BY (SELECT count(*) FROM movies m WHERE m.screen_id = s.screen_id AND m.status <> 'ENDED'), s.screen_id \
          LIMIT 1 FOR UPDATE",
     )
+    .prepared()
     .get_result(conn)
     .await
 }
@@ -70,6 +72,7 @@ pub async fn least_busy_screen(conn: &mut AsyncPgConnection) -> Result<ScreenRow
 pub async fn screen(conn: &mut AsyncPgConnection, screen_id: &str) -> Result<Option<ScreenRow>> {
     diesel::sql_query("SELECT screen_id, name, seat_rows, seats_per_row FROM screens WHERE screen_id = $1")
         .bind::<Text, _>(screen_id)
+        .prepared()
         .get_result(conn)
         .await
         .optional()
@@ -79,6 +82,7 @@ pub async fn screen(conn: &mut AsyncPgConnection, screen_id: &str) -> Result<Opt
 pub async fn lock_screen(conn: &mut AsyncPgConnection, screen_id: &str) -> Result<()> {
     diesel::sql_query("SELECT screen_id, name, seat_rows, seats_per_row FROM screens WHERE screen_id = $1 FOR UPDATE")
         .bind::<Text, _>(screen_id)
+        .prepared()
         .get_result::<ScreenRow>(conn)
         .await
         .map(drop)
@@ -95,6 +99,7 @@ pub async fn insert_movie(conn: &mut AsyncPgConnection, movie: &MovieRow) -> Res
     .bind::<Int4, _>(movie.running_minutes)
     .bind::<Text, _>(&movie.screen_id)
     .bind::<Timestamptz, _>(movie.registered_at)
+    .prepared()
     .execute(conn)
     .await
     .map(drop)
@@ -105,6 +110,7 @@ const MOVIE_COLUMNS: &str = "movie_id, title, status, running_minutes, screen_id
 pub async fn movie(conn: &mut AsyncPgConnection, movie_id: Uuid) -> Result<Option<MovieRow>> {
     diesel::sql_query(format!("SELECT {MOVIE_COLUMNS} FROM movies WHERE movie_id = $1"))
         .bind::<SqlUuid, _>(movie_id)
+        .prepared()
         .get_result(conn)
         .await
         .optional()
@@ -115,12 +121,14 @@ pub async fn movies(conn: &mut AsyncPgConnection, status: Option<&str>) -> Resul
         "SELECT {MOVIE_COLUMNS} FROM movies WHERE $1::text IS NULL OR status = $1 ORDER BY registered_at, movie_id"
     ))
     .bind::<diesel::sql_types::Nullable<Text>, _>(status)
+    .prepared()
     .load(conn)
     .await
 }
 
 pub async fn screens(conn: &mut AsyncPgConnection) -> Result<Vec<ScreenRow>> {
     diesel::sql_query("SELECT screen_id, name, seat_rows, seats_per_row FROM screens ORDER BY screen_id")
+        .prepared()
         .load(conn)
         .await
 }
@@ -138,6 +146,7 @@ pub async fn overlapping(
     .bind::<Text, _>(screen_id)
     .bind::<Timestamptz, _>(starts_at)
     .bind::<Timestamptz, _>(ends_at)
+    .prepared()
     .load(conn)
     .await
 }
@@ -154,6 +163,7 @@ pub async fn insert_screening(conn: &mut AsyncPgConnection, s: &ScreeningRow) ->
         .bind::<Text, _>(&s.currency)
         .bind::<BigInt, _>(s.price)
         .bind::<Jsonb, _>(&s.row_prices)
+        .prepared()
         .execute(conn)
         .await
         .map(drop)
@@ -164,6 +174,7 @@ pub async fn screenings_of(conn: &mut AsyncPgConnection, movie_id: Uuid) -> Resu
         "SELECT {SCREENING_COLUMNS} FROM screenings WHERE movie_id = $1 ORDER BY starts_at, screening_id"
     ))
     .bind::<SqlUuid, _>(movie_id)
+    .prepared()
     .load(conn)
     .await
 }

@@ -1,6 +1,7 @@
 //! One function per query.
 
 use chrono::{DateTime, Utc};
+use cinema_mesh::store::Prepare as _;
 use diesel::OptionalExtension;
 use diesel::sql_types::{Array, BigInt, Int4, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -74,6 +75,7 @@ pub async fn insert_screening(
     .bind::<Text, _>(&screening.screen_name)
     .bind::<Timestamptz, _>(screening.starts_at)
     .bind::<Text, _>(&screening.currency)
+    .prepared()
     .execute(&mut *conn)
     .await?;
     if inserted == 0 {
@@ -93,6 +95,7 @@ pub async fn insert_screening(
     .bind::<Array<Text>, _>(rows)
     .bind::<Array<Int4>, _>(numbers)
     .bind::<Array<BigInt>, _>(prices)
+    .prepared()
     .execute(conn)
     .await
     .map(drop)
@@ -101,6 +104,7 @@ pub async fn insert_screening(
 pub async fn screening(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<ScreeningRow>> {
     diesel::sql_query(format!("SELECT {SCREENING_COLUMNS} FROM screenings WHERE screening_id = $1"))
         .bind::<SqlUuid, _>(id)
+        .prepared()
         .get_result(conn)
         .await
         .optional()
@@ -111,6 +115,7 @@ pub async fn seats(conn: &mut AsyncPgConnection, screening_id: Uuid) -> Result<V
         "SELECT {SEAT_COLUMNS} FROM seats WHERE screening_id = $1 ORDER BY seat_row, seat_number"
     ))
     .bind::<SqlUuid, _>(screening_id)
+    .prepared()
     .load(conn)
     .await
 }
@@ -122,6 +127,7 @@ pub async fn lock_seats(conn: &mut AsyncPgConnection, screening_id: Uuid, seat_i
     ))
     .bind::<SqlUuid, _>(screening_id)
     .bind::<Array<Text>, _>(seat_ids)
+    .prepared()
     .load(conn)
     .await
 }
@@ -141,6 +147,7 @@ pub async fn hold_seats(
     .bind::<Array<Text>, _>(seat_ids)
     .bind::<Text, _>(booking_number)
     .bind::<Timestamptz, _>(expires_at)
+    .prepared()
     .execute(conn)
     .await
 }
@@ -160,6 +167,7 @@ pub async fn sell_seats(
     .bind::<SqlUuid, _>(screening_id)
     .bind::<Array<Text>, _>(seat_ids)
     .bind::<Text, _>(booking_number)
+    .prepared()
     .execute(conn)
     .await
 }
@@ -172,6 +180,7 @@ pub async fn lock_expired_holds(conn: &mut AsyncPgConnection, limit: i64) -> Res
          ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED"
     ))
     .bind::<BigInt, _>(limit)
+    .prepared()
     .load(conn)
     .await
 }
@@ -197,6 +206,7 @@ async fn free(conn: &mut AsyncPgConnection, booking_number: &str, only: &str) ->
          WHERE booking_number = $1 {only} RETURNING seat_id"
     ))
     .bind::<Text, _>(booking_number)
+    .prepared()
     .load(conn)
     .await?;
     let mut ids: Vec<String> = freed.into_iter().map(|f| f.seat_id).collect();
@@ -208,6 +218,7 @@ pub async fn hold(conn: &mut AsyncPgConnection, booking_number: &str, lock: bool
     let lock = if lock { " FOR UPDATE" } else { "" };
     diesel::sql_query(format!("SELECT {HOLD_COLUMNS} FROM holds WHERE booking_number = $1{lock}"))
         .bind::<Text, _>(booking_number)
+        .prepared()
         .get_result(conn)
         .await
         .optional()
@@ -221,6 +232,7 @@ pub async fn insert_hold(conn: &mut AsyncPgConnection, hold: &HoldRow) -> Result
         .bind::<BigInt, _>(hold.total)
         .bind::<Timestamptz, _>(hold.expires_at)
         .bind::<Text, _>(&hold.status)
+        .prepared()
         .execute(conn)
         .await
         .map(drop)
@@ -230,6 +242,7 @@ pub async fn set_hold_status(conn: &mut AsyncPgConnection, booking_number: &str,
     diesel::sql_query("UPDATE holds SET status = $2, updated_at = now() WHERE booking_number = $1")
         .bind::<Text, _>(booking_number)
         .bind::<Text, _>(status)
+        .prepared()
         .execute(conn)
         .await
         .map(drop)
@@ -244,6 +257,7 @@ pub async fn active_holds(conn: &mut AsyncPgConnection) -> diesel::QueryResult<i
     }
     let count: Count =
         diesel::sql_query("SELECT count(*) AS n FROM holds WHERE status = 'HELD' AND expires_at > now()")
+            .prepared()
             .get_result(conn)
             .await?;
     Ok(count.n)
