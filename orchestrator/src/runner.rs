@@ -277,7 +277,6 @@ impl Runner {
             metrics::histogram!(cinema_mesh::metrics::SAGA_STEP_DURATION, "step" => step.as_str())
                 .record(took.as_secs_f64());
             let record = StepRecord {
-                booking_number: &saga.booking_number,
                 state: state.as_str(),
                 step: step.as_str(),
                 attempt,
@@ -431,7 +430,7 @@ impl Runner {
         Ok(store::claim_due(&mut conn, 16, self.lease_until()).await?)
     }
 
-    /// Stores the saga and its history row in one transaction; `false` (and
+    /// Stores the saga and its history row in one statement; `false` (and
     /// nothing stored) when the lease was taken over. `flush: false` commits without
     /// waiting for the disk (visible at once, durable within Postgres's WAL writer delay
     /// or at the next flushed commit, whichever is first); a Postgres crash may lose it.
@@ -444,15 +443,13 @@ impl Runner {
         flush: bool,
     ) -> anyhow::Result<bool> {
         let mut conn = get(&self.pool).await?;
+        if flush {
+            // One statement: its own transaction, and one round trip.
+            return Ok(store::save_step(&mut conn, saga, next_run_at, lease, record).await?);
+        }
         conn.transaction::<_, anyhow::Error, _>(async |c| {
-            if !flush {
-                store::commit_without_flush(c).await?;
-            }
-            if !store::save(c, saga, next_run_at, lease).await? {
-                return Ok(false);
-            }
-            store::record_step(c, record).await?;
-            Ok(true)
+            store::commit_without_flush(c).await?;
+            Ok(store::save_step(c, saga, next_run_at, lease, record).await?)
         })
         .await
     }

@@ -1,6 +1,7 @@
 //! One function per query.
 
 use chrono::{DateTime, Utc};
+use cinema_mesh::store::Prepare as _;
 use diesel::OptionalExtension;
 use diesel::sql_types::{Array, BigInt, Int4, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -80,6 +81,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, saga: &SagaRow, lease_until: D
     .bind::<SqlUuid, _>(saga.lease_token)
     .bind::<Timestamptz, _>(saga.created_at)
     .bind::<Text, _>(&saga.traceparent)
+    .prepared()
     .execute(conn)
     .await?;
     Ok(inserted == 1)
@@ -88,6 +90,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, saga: &SagaRow, lease_until: D
 pub async fn by_request(conn: &mut AsyncPgConnection, request_id: &str) -> Result<Option<SagaRow>> {
     diesel::sql_query(format!("SELECT {COLUMNS} FROM sagas WHERE request_id = $1"))
         .bind::<Text, _>(request_id)
+        .prepared()
         .get_result(conn)
         .await
         .optional()
@@ -96,6 +99,7 @@ pub async fn by_request(conn: &mut AsyncPgConnection, request_id: &str) -> Resul
 pub async fn by_number(conn: &mut AsyncPgConnection, booking_number: &str) -> Result<Option<SagaRow>> {
     diesel::sql_query(format!("SELECT {COLUMNS} FROM sagas WHERE booking_number = $1"))
         .bind::<Text, _>(booking_number)
+        .prepared()
         .get_result(conn)
         .await
         .optional()
@@ -114,6 +118,7 @@ pub async fn claim(
     ))
     .bind::<Text, _>(booking_number)
     .bind::<Timestamptz, _>(lease_until)
+    .prepared()
     .get_result(conn)
     .await
     .optional()
@@ -132,6 +137,7 @@ pub async fn unfinished_by_state(conn: &mut AsyncPgConnection) -> Result<Vec<(St
         "SELECT state, count(*) AS n FROM sagas WHERE state NOT IN ('CONFIRMED', 'REJECTED', 'EXPIRED', 'CANCELLED') \
          GROUP BY state",
     )
+    .prepared()
     .load(conn)
     .await?;
     Ok(counts.into_iter().map(|c| (c.state, c.n)).collect())
@@ -147,9 +153,18 @@ pub async fn claim_due(conn: &mut AsyncPgConnection, limit: i64, lease_until: Da
     ))
     .bind::<BigInt, _>(limit)
     .bind::<Timestamptz, _>(lease_until)
+    .prepared()
     .load(conn)
     .await
 }
+
+const STEP_COLUMNS: &str = "booking_number, state, step, attempt, outcome, detail, started_at, runner, correlation_id, lease_token, next_state";
+
+/// The columns a step changes, `$2` to `$13` (`$1` is the booking number, `$14` the
+/// lease token).
+const SAVE_SET: &str = "state = $2, reason = $3, currency = $4, amount = $5, payment_id = $6, hold_expires_at = $7, \
+     movie_title = $8, screen_name = $9, starts_at = $10, attempts = $11, next_run_at = $12, lease_until = $13, \
+     updated_at = now()";
 
 /// Saves what a step changed; `next_run_at` schedules the next attempt and
 /// `lease_until` keeps (Some) or gives up (None) the lease. `false`: the lease
@@ -160,33 +175,70 @@ pub async fn save(
     next_run_at: DateTime<Utc>,
     lease_until: Option<DateTime<Utc>>,
 ) -> Result<bool> {
-    diesel::sql_query(
-        "UPDATE sagas SET state = $2, reason = $3, currency = $4, amount = $5, payment_id = $6, hold_expires_at = $7, \
-         movie_title = $8, screen_name = $9, starts_at = $10, attempts = $11, next_run_at = $12, lease_until = $13, \
-         updated_at = now() WHERE booking_number = $1 AND lease_token = $14",
+    bind_save(
+        diesel::sql_query(format!("UPDATE sagas SET {SAVE_SET} WHERE booking_number = $1 AND lease_token = $14")),
+        saga,
+        next_run_at,
+        lease_until,
     )
-    .bind::<Text, _>(&saga.booking_number)
-    .bind::<Text, _>(&saga.state)
-    .bind::<Text, _>(&saga.reason)
-    .bind::<Nullable<Text>, _>(&saga.currency)
-    .bind::<Nullable<BigInt>, _>(saga.amount)
-    .bind::<Nullable<Text>, _>(&saga.payment_id)
-    .bind::<Nullable<Timestamptz>, _>(saga.hold_expires_at)
-    .bind::<Nullable<Text>, _>(&saga.movie_title)
-    .bind::<Nullable<Text>, _>(&saga.screen_name)
-    .bind::<Nullable<Timestamptz>, _>(saga.starts_at)
-    .bind::<Int4, _>(saga.attempts)
-    .bind::<Timestamptz, _>(next_run_at)
-    .bind::<Nullable<Timestamptz>, _>(lease_until)
-    .bind::<SqlUuid, _>(saga.lease_token)
+    .prepared()
     .execute(conn)
     .await
     .map(|updated| updated == 1)
 }
 
+/// [`save`] and a line of the saga's history in one statement, so in one round trip and, outside a
+/// transaction, one commit: the history line is written only when the saga was
+/// (under its lease). `false`: the lease was taken over, and nothing was written.
+pub async fn save_step(
+    conn: &mut AsyncPgConnection,
+    saga: &SagaRow,
+    next_run_at: DateTime<Utc>,
+    lease_until: Option<DateTime<Utc>>,
+    r: StepRecord<'_>,
+) -> Result<bool> {
+    let query = diesel::sql_query(format!(
+        "WITH saved AS (UPDATE sagas SET {SAVE_SET} WHERE booking_number = $1 AND lease_token = $14 \
+         RETURNING booking_number) \
+         INSERT INTO saga_steps ({STEP_COLUMNS}) \
+         SELECT booking_number, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24 FROM saved"
+    ));
+    bind_step(bind_save(query, saga, next_run_at, lease_until), &r)
+        .prepared()
+        .execute(conn)
+        .await
+        .map(|inserted| inserted == 1)
+}
+
+type Boxed<'a> = diesel::query_builder::BoxedSqlQuery<'a, diesel::pg::Pg, diesel::query_builder::SqlQuery>;
+
+fn bind_save<'a>(
+    query: diesel::query_builder::SqlQuery,
+    saga: &'a SagaRow,
+    next_run_at: DateTime<Utc>,
+    lease_until: Option<DateTime<Utc>>,
+) -> Boxed<'a> {
+    query
+        .into_boxed()
+        .bind::<Text, _>(&saga.booking_number)
+        .bind::<Text, _>(&saga.state)
+        .bind::<Text, _>(&saga.reason)
+        .bind::<Nullable<Text>, _>(&saga.currency)
+        .bind::<Nullable<BigInt>, _>(saga.amount)
+        .bind::<Nullable<Text>, _>(&saga.payment_id)
+        .bind::<Nullable<Timestamptz>, _>(saga.hold_expires_at)
+        .bind::<Nullable<Text>, _>(&saga.movie_title)
+        .bind::<Nullable<Text>, _>(&saga.screen_name)
+        .bind::<Nullable<Timestamptz>, _>(saga.starts_at)
+        .bind::<Int4, _>(saga.attempts)
+        .bind::<Timestamptz, _>(next_run_at)
+        .bind::<Nullable<Timestamptz>, _>(lease_until)
+        .bind::<SqlUuid, _>(saga.lease_token)
+}
+
 /// This transaction's commit does not wait for its WAL to reach the disk.
 pub async fn commit_without_flush(conn: &mut AsyncPgConnection) -> Result<()> {
-    diesel::sql_query("SET LOCAL synchronous_commit = off").execute(conn).await.map(drop)
+    diesel::sql_query("SET LOCAL synchronous_commit = off").prepared().execute(conn).await.map(drop)
 }
 
 /// Gives up a lease (when the saga has nothing left to do).
@@ -194,6 +246,7 @@ pub async fn release(conn: &mut AsyncPgConnection, saga: &SagaRow) -> Result<()>
     diesel::sql_query("UPDATE sagas SET lease_until = NULL WHERE booking_number = $1 AND lease_token = $2")
         .bind::<Text, _>(&saga.booking_number)
         .bind::<SqlUuid, _>(saga.lease_token)
+        .prepared()
         .execute(conn)
         .await
         .map(drop)
@@ -208,14 +261,14 @@ pub async fn begin_cancel(conn: &mut AsyncPgConnection, booking_number: &str, re
     )
     .bind::<Text, _>(booking_number)
     .bind::<Text, _>(reason)
+    .prepared()
     .execute(conn)
     .await
     .map(|updated| updated == 1)
 }
 
-/// One line of the saga's history.
+/// One line of the saga's history (of the saga it is saved with).
 pub struct StepRecord<'a> {
-    pub booking_number: &'a str,
     pub state: &'a str,
     pub step: &'a str,
     pub attempt: i32,
@@ -231,25 +284,19 @@ pub struct StepRecord<'a> {
     pub next_state: Option<&'a str>,
 }
 
-pub async fn record_step(conn: &mut AsyncPgConnection, r: StepRecord<'_>) -> Result<()> {
-    diesel::sql_query(
-        "INSERT INTO saga_steps (booking_number, state, step, attempt, outcome, detail, started_at, runner, \
-         correlation_id, lease_token, next_state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind::<Text, _>(r.booking_number)
-    .bind::<Text, _>(r.state)
-    .bind::<Text, _>(r.step)
-    .bind::<Int4, _>(r.attempt)
-    .bind::<Text, _>(r.outcome)
-    .bind::<Text, _>(r.detail)
-    .bind::<Timestamptz, _>(r.started_at)
-    .bind::<Text, _>(r.runner)
-    .bind::<Text, _>(r.correlation_id)
-    .bind::<SqlUuid, _>(r.lease_token)
-    .bind::<Nullable<Text>, _>(r.next_state)
-    .execute(conn)
-    .await
-    .map(drop)
+/// Binds a history line but its booking number (that comes from the saved saga).
+fn bind_step<'a>(query: Boxed<'a>, r: &StepRecord<'a>) -> Boxed<'a> {
+    query
+        .bind::<Text, _>(r.state)
+        .bind::<Text, _>(r.step)
+        .bind::<Int4, _>(r.attempt)
+        .bind::<Text, _>(r.outcome)
+        .bind::<Text, _>(r.detail)
+        .bind::<Timestamptz, _>(r.started_at)
+        .bind::<Text, _>(r.runner)
+        .bind::<Text, _>(r.correlation_id)
+        .bind::<SqlUuid, _>(r.lease_token)
+        .bind::<Nullable<Text>, _>(r.next_state)
 }
 
 /// What an operator sees of a saga besides its history.
@@ -282,6 +329,7 @@ const HEAD: &str = "booking_number, request_id, correlation_id, state, reason, a
 pub async fn head(conn: &mut AsyncPgConnection, booking_number: &str) -> Result<Option<SagaHead>> {
     diesel::sql_query(format!("SELECT {HEAD} FROM sagas WHERE booking_number = $1"))
         .bind::<Text, _>(booking_number)
+        .prepared()
         .get_result(conn)
         .await
         .optional()
@@ -294,6 +342,7 @@ pub async fn make_due(conn: &mut AsyncPgConnection, booking_number: &str) -> Res
         "UPDATE sagas SET next_run_at = now() WHERE booking_number = $1 AND state NOT IN {TERMINAL} RETURNING {HEAD}"
     ))
     .bind::<Text, _>(booking_number)
+    .prepared()
     .get_result(conn)
     .await
     .optional()
@@ -333,6 +382,7 @@ pub async fn steps(conn: &mut AsyncPgConnection, booking_number: &str) -> Result
          next_state FROM saga_steps WHERE booking_number = $1 ORDER BY id",
     )
     .bind::<Text, _>(booking_number)
+    .prepared()
     .load(conn)
     .await
 }
@@ -361,6 +411,7 @@ pub async fn record_audit(conn: &mut AsyncPgConnection, r: AuditRecord<'_>) -> R
     .bind::<Text, _>(r.state_before)
     .bind::<Text, _>(r.state_after)
     .bind::<Text, _>(r.correlation_id)
+    .prepared()
     .execute(conn)
     .await
     .map(drop)
@@ -392,6 +443,7 @@ pub async fn audit(conn: &mut AsyncPgConnection, booking_number: &str) -> Result
          WHERE booking_number = $1 ORDER BY id",
     )
     .bind::<Text, _>(booking_number)
+    .prepared()
     .load(conn)
     .await
 }
