@@ -1,10 +1,10 @@
 //! Use cases: turn a status change into deliveries, send them, list them.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use cinema_mesh::Shutdown;
 use cinema_mesh::store::{Pool, get};
 use cinema_proto::common::v1::BookingStatus;
@@ -23,7 +23,7 @@ use crate::store::{self, Attempt, DeliveryRow};
 /// The inbox consumer of this service: the effects in this database.
 pub const CONSUMER: &str = "notification";
 
-/// Deliveries claimed (and sent concurrently) at once.
+/// Deliveries sent concurrently at once.
 const BATCH: i64 = 32;
 /// The longest the sender sleeps: deliveries committed by another replica are
 /// seen at least this often.
@@ -55,18 +55,35 @@ pub struct Service {
     channels: Arc<Vec<Channel>>,
     retry: Retry,
     wake: Arc<Notify>,
+    /// Deliveries just recorded by this process, already claimed: the sender takes
+    /// them from here instead of finding them with a query.
+    fresh: Arc<Mutex<Vec<DeliveryRow>>>,
 }
 
 impl Service {
     pub fn new(pool: Pool, channels: Vec<Channel>, retry: Retry) -> Self {
         let retry = Retry { max_attempts: retry.max_attempts.max(1), ..retry };
-        Self { pool, channels: Arc::new(channels), retry, wake: Arc::new(Notify::new()) }
+        Self {
+            pool,
+            channels: Arc::new(channels),
+            retry,
+            wake: Arc::new(Notify::new()),
+            fresh: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// How long a claimed delivery is kept from other senders: its send, recorded.
+    fn lease(&self) -> Duration {
+        self.channels.iter().map(Channel::timeout).max().unwrap_or_default() + Duration::from_secs(10)
     }
 
     /// Records one delivery per channel for a status change, in the
     /// transaction that records the event in the inbox (idempotent on the
-    /// event id), and wakes the sender. An event that can never be handled is
-    /// set aside and acked, so it blocks nothing.
+    /// event id), and hands them to the sender. They are recorded claimed by this
+    /// process (due only when the claim lapses), so no other sender takes them, and
+    /// if this process dies before sending them, any sender does once the claim
+    /// lapses. An event that can never be handled is set aside and acked, so it
+    /// blocks nothing.
     pub async fn on_event(&self, envelope: Envelope) -> anyhow::Result<()> {
         if envelope.event_type != topics::BOOKING_STATUS_CHANGED.event_type {
             return Ok(());
@@ -89,6 +106,7 @@ impl Service {
         };
         let text = domain::message(status, &booking);
         let now = Utc::now();
+        let claimed_until = now + self.lease();
         // Handled inside the event's consumer span: the sends join its trace.
         let traceparent = cinema_mesh::telemetry::current_traceparent().unwrap_or_default();
         let deliveries: Vec<DeliveryRow> = self
@@ -106,7 +124,7 @@ impl Service {
                 attempts: 0,
                 created_at: now,
                 delivered_at: None,
-                next_attempt_at: now,
+                next_attempt_at: claimed_until,
                 last_error: String::new(),
                 traceparent: traceparent.clone(),
             })
@@ -115,17 +133,20 @@ impl Service {
         let mut conn = get(&self.pool).await?;
         let created = conn
             .transaction::<_, anyhow::Error, _>(async |c| {
-                let mut created = 0;
+                let mut created = Vec::new();
                 if !cinema_mesh::inbox::first_time(c, CONSUMER, &envelope.event_id).await? {
                     return Ok(created);
                 }
-                for delivery in &deliveries {
-                    created += usize::from(store::insert_delivery(c, delivery).await.context("insert delivery")?);
+                for delivery in deliveries {
+                    if store::insert_delivery(c, &delivery).await.context("insert delivery")? {
+                        created.push(delivery);
+                    }
                 }
                 Ok(created)
             })
             .await?;
-        if created > 0 {
+        if !created.is_empty() {
+            self.fresh.lock().unwrap_or_else(PoisonError::into_inner).extend(created);
             self.wake.notify_one();
         }
         Ok(())
@@ -138,27 +159,53 @@ impl Service {
         Ok(())
     }
 
-    /// Sends due deliveries until `shutdown`: woken after each new event, and
-    /// else when the next retry is due (at least every second).
+    /// Sends deliveries until `shutdown`: those handed over by [`Service::on_event`]
+    /// at once, and the due ones (retries, and those whose sender died) when the next
+    /// is due, looking at least every second.
     pub async fn dispatch(self, shutdown: Shutdown) {
         let mut backoff = Duration::from_millis(100);
+        let mut poll_at = tokio::time::Instant::now();
         while !shutdown.is_cancelled() {
-            let wait = match self.dispatch_batch().await {
-                Ok(n) if n as i64 == BATCH => continue,
-                Ok(_) => {
+            let fresh: Vec<DeliveryRow> = {
+                let mut fresh = self.fresh.lock().unwrap_or_else(PoisonError::into_inner);
+                let n = fresh.len().min(BATCH as usize);
+                fresh.drain(..n).collect()
+            };
+            let round = if !fresh.is_empty() {
+                self.deliver(fresh).await
+            } else if tokio::time::Instant::now() >= poll_at {
+                match self.deliver_due().await {
+                    Ok((n, _)) if n as i64 == BATCH => continue,
+                    Ok((_, retry_at)) => {
+                        poll_at = tokio::time::Instant::now() + self.until_next_due().await;
+                        Ok(retry_at)
+                    }
+                    Err(error) => Err(error),
+                }
+            } else {
+                Ok(None)
+            };
+            match round {
+                Ok(retry_at) => {
                     backoff = Duration::from_millis(100);
-                    self.until_next_due().await
+                    if let Some(at) = retry_at {
+                        poll_at = poll_at.min(tokio::time::Instant::now() + until(at));
+                    }
                 }
                 Err(error) => {
+                    // What was not recorded stays claimed until the claim lapses, then is due.
                     tracing::warn!(message = "Notification sender failed; retrying.", error = format!("{error:#}"));
                     backoff = (backoff * 2).min(Duration::from_secs(5));
-                    backoff
+                    poll_at = tokio::time::Instant::now() + backoff;
                 }
-            };
+            }
+            if !self.fresh.lock().unwrap_or_else(PoisonError::into_inner).is_empty() {
+                continue;
+            }
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
+                _ = tokio::time::sleep_until(poll_at) => {}
             }
         }
     }
@@ -168,20 +215,35 @@ impl Service {
             Ok(mut conn) => store::next_due(&mut conn).await.ok().flatten(),
             Err(_) => None,
         };
-        due.map_or(POLL, |at| (at - Utc::now()).to_std().unwrap_or_default().min(POLL))
+        due.map_or(POLL, |at| until(at).min(POLL))
     }
 
-    /// Claims the due deliveries, sends them at once, records each attempt.
-    async fn dispatch_batch(&self) -> anyhow::Result<usize> {
-        let slowest = self.channels.iter().map(Channel::timeout).max().unwrap_or_default();
-        let lease = slowest + Duration::from_secs(10);
+    /// Claims the due deliveries and sends them: how many, and when the first that
+    /// failed is due again.
+    async fn deliver_due(&self) -> anyhow::Result<(usize, Option<DateTime<Utc>>)> {
+        let lease = self.lease().as_millis() as i64;
         let mut conn = get(&self.pool).await?;
-        let claimed = store::claim_due(&mut conn, lease.as_millis() as i64, BATCH).await.context("claim deliveries")?;
-        let sends = claimed.iter().map(|delivery| async move { (delivery, self.send(delivery).await) });
-        for (delivery, sent) in futures::future::join_all(sends).await {
-            self.record(&mut conn, delivery, sent).await?;
+        let claimed = store::claim_due(&mut conn, lease, BATCH).await.context("claim deliveries")?;
+        drop(conn);
+        let n = claimed.len();
+        Ok((n, self.deliver(claimed).await?))
+    }
+
+    /// Sends claimed deliveries at once and records each attempt; when the first
+    /// that failed is due again.
+    async fn deliver(&self, claimed: Vec<DeliveryRow>) -> anyhow::Result<Option<DateTime<Utc>>> {
+        if claimed.is_empty() {
+            return Ok(None);
         }
-        Ok(claimed.len())
+        let sends = claimed.iter().map(|delivery| async move { (delivery, self.send(delivery).await) });
+        let sent = futures::future::join_all(sends).await;
+        let mut conn = get(&self.pool).await?;
+        let mut retry_at = None;
+        for (delivery, sent) in sent {
+            let again = self.record(&mut conn, delivery, sent).await?;
+            retry_at = retry_at.into_iter().chain(again).min();
+        }
+        Ok(retry_at)
     }
 
     async fn send(&self, delivery: &DeliveryRow) -> Result<(), Failure> {
@@ -211,13 +273,14 @@ impl Service {
         channel.deliver(&message).instrument(span).await
     }
 
-    /// Records one attempt: delivered, due again after a backoff, or dead-lettered.
+    /// Records one attempt: delivered, due again after a backoff (when: returned), or
+    /// dead-lettered.
     async fn record(
         &self,
         conn: &mut AsyncPgConnection,
         delivery: &DeliveryRow,
         sent: Result<(), Failure>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<DateTime<Utc>>> {
         let attempts = u32::try_from(delivery.attempts).unwrap_or_default() + 1;
         let outcome = match &sent {
             Ok(()) => Outcome::Delivered,
@@ -227,11 +290,12 @@ impl Service {
         let status = DeliveryStatus::after_attempt(outcome, attempts, self.retry.max_attempts);
         let now = Utc::now();
         let wait = cinema_mesh::backoff::doubling(attempts, self.retry.base, self.retry.max);
+        let attempt_due = now + wait;
         let attempt = Attempt {
             status: status.as_str(),
             // A delivered message keeps the error of the attempt before, if any.
             last_error: sent.as_ref().err().map_or(&delivery.last_error, |f| f.reason()),
-            next_attempt_at: now + wait,
+            next_attempt_at: attempt_due,
             delivered_at: sent.is_ok().then_some(now),
         };
         let recorded = store::record_attempt(conn, delivery.notification_id, delivery.attempts, attempt)
@@ -256,7 +320,7 @@ impl Service {
                 attempts, retry_in_ms = wait.as_millis() as u64, error = failure.reason()
             ),
         }
-        Ok(())
+        Ok((recorded && status == DeliveryStatus::Pending).then_some(attempt_due))
     }
 
     /// A booking's deliveries, oldest first (none for an unknown booking).
@@ -264,6 +328,11 @@ impl Service {
         let mut conn = get(&self.pool).await?;
         Ok(store::deliveries_of(&mut conn, booking_number).await.context("list deliveries")?)
     }
+}
+
+/// How long from now until `at` (zero when past).
+fn until(at: DateTime<Utc>) -> Duration {
+    (at - Utc::now()).to_std().unwrap_or_default()
 }
 
 /// The event id and payload, or why they can never be read.
