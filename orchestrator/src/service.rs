@@ -87,20 +87,27 @@ impl Service {
         Self { pool, runner, seat_map, inline_deadline, admission, layouts: Layouts::default() }
     }
 
-    /// Books tickets; idempotent on the request id. A new booking (not a
-    /// repeat) must first pass its screening's admission control.
+    /// Books tickets; idempotent on the request id. A new booking must first pass
+    /// its screening's admission control and the seat check. The saga row is inserted
+    /// straight away (a repeat finds the request id taken); a repeat refused by either
+    /// check still gets its booking's answer.
     pub async fn book(&self, request: BookRequest, correlation_id: &str) -> Result<SagaRow, Error> {
         let deadline = Instant::now() + self.inline_deadline;
-        let mut conn = get(&self.pool).await?;
-        if let Some(existing) = store::by_request(&mut conn, &request.request_id).await? {
-            return self.replay(existing, &request, deadline).await;
-        }
-        drop(conn);
         let screening_id = request.screening_id;
-        self.admission
-            .admit(screening_id, std::time::Instant::now())
-            .map_err(|retry_after| Error::Busy { screening_id, retry_after })?;
-        self.check_screening(&request).await?;
+        let checked = match self.admission.admit(screening_id, std::time::Instant::now()) {
+            Ok(()) => self.check_screening(&request).await,
+            Err(retry_after) => Err(Error::Busy { screening_id, retry_after }),
+        };
+        if let Err(refused) = checked {
+            let mut conn = get(&self.pool).await?;
+            return match store::by_request(&mut conn, &request.request_id).await? {
+                Some(existing) => {
+                    drop(conn);
+                    self.replay(existing, &request, deadline).await
+                }
+                None => Err(refused),
+            };
+        }
         let saga = SagaRow {
             booking_number: new_booking_number(),
             request_id: request.request_id.clone(),
@@ -125,10 +132,11 @@ impl Service {
         };
         let mut conn = get(&self.pool).await?;
         if !store::insert(&mut conn, &saga, self.runner.lease_until()).await? {
-            // A concurrent duplicate won the insert: answer what it answers.
+            // A repeat (or a concurrent duplicate that won the insert): answer what it answers.
             let existing = store::by_request(&mut conn, &request.request_id)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("request {} vanished after a conflict", request.request_id))?;
+            drop(conn);
             return self.replay(existing, &request, deadline).await;
         }
         drop(conn);

@@ -44,3 +44,33 @@ async fn the_customer_is_the_signed_in_one() {
     let status = app.bookings.clone().cancel_booking(Identity::customer("kim").request(cancel())).await.unwrap_err();
     assert_eq!((status.code(), reason(&status).as_deref()), (Code::FailedPrecondition, Some("NOT_CANCELLABLE")));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_request_is_the_same_booking_even_when_new_ones_are_refused() {
+    // One booking per screening, then none for a long while.
+    let app = spawn_app(|config| {
+        config.admission_rate_per_sec = 0.001;
+        config.admission_burst = 1;
+    })
+    .await;
+    let book = |request: &pb::BookTicketsRequest| {
+        let mut bookings = app.bookings.clone();
+        let request = Identity::customer("kim").request(request.clone());
+        async move { bookings.book_tickets(request).await }
+    };
+    let first = book_request("kim");
+    let number = book(&first).await.expect("admitted").into_inner().booking_number;
+
+    // A new booking for the screening is refused...
+    let other = pb::BookTicketsRequest { request_id: uuid::Uuid::new_v4().to_string(), ..first.clone() };
+    assert_eq!(book(&other).await.unwrap_err().code(), Code::ResourceExhausted);
+    // ...but the first request, repeated, is answered with its booking.
+    let again = book(&first).await.expect("a repeat is not a new booking").into_inner();
+    assert_eq!(again.booking_number, number);
+    // The same request id for other seats is refused, and why.
+    let reused = pb::BookTicketsRequest { seat_ids: vec!["B-2".into()], ..first.clone() };
+    let status = book(&reused).await.unwrap_err();
+    assert_eq!((status.code(), reason(&status).as_deref()), (Code::AlreadyExists, Some("REQUEST_ID_REUSED")));
+    let timeline = app.timeline(&number).await.expect("the saga exists");
+    assert_eq!(timeline.booking_number, number);
+}
