@@ -98,7 +98,8 @@ pub struct Options {
 /// Where a [`Failpoint`] hangs, relative to its state's step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
-    /// The previous transition is stored; the step was not called.
+    /// The previous transition is stored; the step was not called (HoldSeats may
+    /// have been: it runs beside CreateReservation).
     Before,
     /// The participant answered; the answer is not stored (a crash mid-step).
     After,
@@ -232,6 +233,8 @@ impl Runner {
     /// When another runner took the lease over meanwhile, stops and returns the
     /// saga as stored.
     pub async fn drive(&self, mut saga: SagaRow, deadline: tokio::time::Instant) -> anyhow::Result<SagaRow> {
+        // HoldSeats's answer, when it ran beside CreateReservation: the next step's.
+        let mut held: Option<(chrono::DateTime<Utc>, Held)> = None;
         loop {
             let state = State::parse(&saga.state).with_context(|| format!("unknown saga state {}", saga.state))?;
             let Some(step) = state.step() else {
@@ -247,8 +250,20 @@ impl Runner {
                 return self.reread(saga).await;
             }
             self.failpoint(Phase::Before, state, &saga).await;
-            let started_at = Utc::now();
-            let answer = self.run_step(step, &mut saga).await;
+            let (started_at, answer) = match (step, held.take()) {
+                (Step::HoldSeats, Some((started_at, hold))) => (started_at, classified(learn_hold(hold, &mut saga))),
+                // Neither needs the other: the seats are held while the reservation is
+                // created, and that answer is recorded as the next step's. The table sends
+                // a refused or aborted CreateReservation through Releasing for it.
+                (Step::CreateReservation, _) => {
+                    let started_at = Utc::now();
+                    let hold = self.hold_seats(&saga);
+                    let (answer, hold) = tokio::join!(self.run_step(step, &mut saga), hold);
+                    held = Some((started_at, hold));
+                    (started_at, answer)
+                }
+                _ => (Utc::now(), self.run_step(step, &mut saga).await),
+            };
             self.failpoint(Phase::After, state, &saga).await;
             let attempt = saga.attempts + 1;
             // `None`: retry this step after the backoff.
@@ -479,21 +494,8 @@ impl Runner {
                 p.reservation.clone().create_reservation(correlation::request(request, &cid)).await.map(drop)
             }
             Step::HoldSeats => {
-                let request = seats::HoldSeatsRequest {
-                    booking_number: number,
-                    screening_id: saga.screening_id.to_string(),
-                    seat_ids: saga.seat_ids.clone(),
-                };
-                p.seats.clone().hold_seats(correlation::request(request, &cid)).await.map(|hold| {
-                    let hold = hold.into_inner();
-                    let total = hold.total.unwrap_or_default();
-                    saga.currency = Some(total.currency);
-                    saga.amount = Some(total.amount);
-                    saga.hold_expires_at = hold.expires_at.as_ref().and_then(cinema_mesh::time::from_proto);
-                    saga.movie_title = Some(hold.movie_title);
-                    saga.screen_name = Some(hold.screen_name);
-                    saga.starts_at = hold.starts_at.as_ref().and_then(cinema_mesh::time::from_proto);
-                })
+                let hold = self.hold_seats(saga).await;
+                learn_hold(hold, saga)
             }
             Step::Charge => {
                 // A payment is tied to a live hold: never charge for seats that may be gone.
@@ -583,13 +585,46 @@ impl Runner {
                 p.reservation.clone().cancel_reservation(correlation::request(request, &cid)).await.map(drop)
             }
         };
-        match result {
-            Ok(()) => Answer::Done,
-            Err(status) => match classify(status.code()) {
-                Class::Business => Answer::Refused(status.message().to_owned()),
-                class => Answer::Retry { class, detail: format!("{:?}: {}", status.code(), status.message()) },
-            },
-        }
+        classified(result)
+    }
+
+    /// HoldSeats's call. It owns what it sends, so it can run beside another step.
+    fn hold_seats(&self, saga: &SagaRow) -> impl Future<Output = Held> + use<> {
+        let request = seats::HoldSeatsRequest {
+            booking_number: saga.booking_number.clone(),
+            screening_id: saga.screening_id.to_string(),
+            seat_ids: saga.seat_ids.clone(),
+        };
+        let request = correlation::request(request, &saga.correlation_id);
+        let mut seats = self.participants.seats.clone();
+        async move { seats.hold_seats(request).await }
+    }
+}
+
+/// What HoldSeats answered, as it came.
+type Held = Result<tonic::Response<seats::SeatHold>, Status>;
+
+/// Keeps what a hold says (price, expiry, what the ticket shows) in the saga.
+fn learn_hold(hold: Held, saga: &mut SagaRow) -> Result<(), Status> {
+    let hold = hold?.into_inner();
+    let total = hold.total.unwrap_or_default();
+    saga.currency = Some(total.currency);
+    saga.amount = Some(total.amount);
+    saga.hold_expires_at = hold.expires_at.as_ref().and_then(cinema_mesh::time::from_proto);
+    saga.movie_title = Some(hold.movie_title);
+    saga.screen_name = Some(hold.screen_name);
+    saga.starts_at = hold.starts_at.as_ref().and_then(cinema_mesh::time::from_proto);
+    Ok(())
+}
+
+/// A participant's answer, classified once.
+fn classified(result: Result<(), Status>) -> Answer {
+    match result {
+        Ok(()) => Answer::Done,
+        Err(status) => match classify(status.code()) {
+            Class::Business => Answer::Refused(status.message().to_owned()),
+            class => Answer::Retry { class, detail: format!("{:?}: {}", status.code(), status.message()) },
+        },
     }
 }
 

@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! state                   on Done                 on Refused (business "no")
-//! CreatingReservation     HoldingSeats            Rejected
+//! CreatingReservation     HoldingSeats            Releasing        (the hold beside it)
 //! HoldingSeats            Charging                Rejecting
 //! Charging                ConfirmingSeats         Releasing        (declined)
 //!   on Deferred (payment unavailable: keep the hold)  MarkingAwaitingPayment
@@ -28,11 +28,14 @@
 //! CancellingReservation   Cancelled               Cancelled
 //!
 //! operator abort (ForceCompensate), from a forward state only:
-//! CreatingReservation  --abort-->  Rejecting
+//! CreatingReservation  --abort-->  Releasing
 //! HoldingSeats         --abort-->  Releasing
 //! Charging, MarkingAwaitingPayment, AwaitingPayment,
 //! ConfirmingSeats, ConfirmingReservation  --abort-->  Refunding
 //! ```
+//! The runner holds the seats beside CreateReservation (neither needs the other)
+//! and records that answer as HoldingSeats's: a refused or aborted
+//! CreateReservation is released too, since its seats may be held.
 //! An abort undoes the current step too: an attempt that failed transiently
 //! may still have taken effect, and undoing what was not done is a no-op.
 //! Compensations are never skipped: a participant that refuses one says there
@@ -163,7 +166,8 @@ impl State {
         use State::*;
         match (self, outcome) {
             (CreatingReservation, Done) => HoldingSeats,
-            (CreatingReservation, Refused) => Rejected,
+            // HoldSeats ran beside it: release what it may have held.
+            (CreatingReservation, Refused) => Releasing,
             (HoldingSeats, Done) => Charging,
             (HoldingSeats, Refused) => Rejecting,
             (Charging | AwaitingPayment, Done) => ConfirmingSeats,
@@ -210,8 +214,8 @@ impl State {
     pub fn abort(self) -> Option<State> {
         use State::*;
         match self {
-            CreatingReservation => Some(Rejecting),
-            HoldingSeats => Some(Releasing),
+            // HoldSeats runs beside CreateReservation.
+            CreatingReservation | HoldingSeats => Some(Releasing),
             Charging | MarkingAwaitingPayment | AwaitingPayment | ConfirmingSeats | ConfirmingReservation => {
                 Some(Refunding)
             }
@@ -304,7 +308,7 @@ mod tests {
     fn transition_table() {
         let table = [
             (CreatingReservation, Done, HoldingSeats),
-            (CreatingReservation, Refused, Rejected),
+            (CreatingReservation, Refused, Releasing),
             (HoldingSeats, Done, Charging),
             (HoldingSeats, Refused, Rejecting),
             (Charging, Done, ConfirmingSeats),
@@ -369,8 +373,7 @@ mod tests {
     fn operators_abort_only_forward_states() {
         for state in ALL {
             let expected = match state {
-                CreatingReservation => Some(Rejecting),
-                HoldingSeats => Some(Releasing),
+                CreatingReservation | HoldingSeats => Some(Releasing),
                 Charging | MarkingAwaitingPayment | AwaitingPayment | ConfirmingSeats | ConfirmingReservation => {
                     Some(Refunding)
                 }
@@ -413,7 +416,8 @@ mod tests {
                 if abort_after == Some(i) && let Some(next) = state.abort() {
                     // The step in flight may have taken effect: assume the worst.
                     match state.step() {
-                        Some(Step::CreateReservation) => created = true,
+                        // HoldSeats runs beside CreateReservation.
+                        Some(Step::CreateReservation) => (created, held) = (true, true),
                         Some(Step::HoldSeats) => held = true,
                         Some(Step::Charge) => charged = true,
                         _ => {}
@@ -434,6 +438,8 @@ mod tests {
                 };
                 match (step, outcome) {
                     (Step::CreateReservation, Done) => created = true,
+                    // Refused, but the hold beside it may have been taken.
+                    (Step::CreateReservation, _) => held = true,
                     (Step::HoldSeats, Done) => held = true,
                     (Step::Charge, Done) => charged = true,
                     (Step::RejectReservation | Step::ExpireReservation | Step::CancelReservation, _) => closed = true,

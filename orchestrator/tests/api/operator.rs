@@ -136,20 +136,21 @@ async fn force_compensate_takes_the_lease_from_a_retrying_runner_and_undoes_the_
     let asked = Instant::now();
     let answer = app.force_compensate(number, "the screening was cancelled").await.unwrap();
     let took = asked.elapsed();
-    // Nothing to undo can be reached (reservation is down): it stays undoing.
-    assert_eq!(answer.state, "REJECTING", "{answer:?}");
+    // Nothing to undo can be reached (the participants are down): it stays undoing.
+    assert_eq!(answer.state, "RELEASING", "{answer:?}");
     assert!(answer.compensating && !answer.terminal);
     assert_eq!(answer.status(), BookingStatus::Pending);
     assert_eq!(answer.reason, "the screening was cancelled");
     let audit = &answer.audit[0];
     assert_eq!(audit.action(), OperatorActionKind::ForceCompensate);
-    assert_eq!((audit.state_before.as_str(), audit.state_after.as_str()), ("CREATING_RESERVATION", "REJECTING"));
+    assert_eq!((audit.state_before.as_str(), audit.state_after.as_str()), ("CREATING_RESERVATION", "RELEASING"));
     assert_eq!(audit.operator, "ops-lee");
     assert!(took < Duration::from_secs(3), "ForceCompensate took {took:?}");
     eprintln!("ForceCompensate: took the lease and moved the saga in {took:?}");
-    // The compensation runs under the lease taken: the reject is attempted next.
-    let after = app.timeline_until(number, |t| t.steps.iter().any(|s| s.state == "REJECTING")).await;
-    let first_undo = after.steps.iter().position(|s| s.state == "REJECTING").unwrap();
+    // The compensation runs under the lease taken: the release (seats may have been held
+    // beside the reservation) is attempted next.
+    let after = app.timeline_until(number, |t| t.steps.iter().any(|s| s.state == "RELEASING")).await;
+    let first_undo = after.steps.iter().position(|s| s.state == "RELEASING").unwrap();
     assert!(after.steps[..first_undo].iter().all(|s| s.state == "CREATING_RESERVATION"));
     assert_eq!(after.steps[first_undo].attempt, 1, "the compensation starts its own count");
 
